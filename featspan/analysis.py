@@ -1,0 +1,109 @@
+"""The paper's comparisons for one (experiment, state, alpha, replicate): FSE, FSG and FP.
+
+Forward (method.md section 5): ``FSG(alpha) = FSE(M_alpha^[M] -> M_1) - FSE(M_1' -> M_1)``.
+Reverse: ``FSG_rev(alpha) = FSE(M_1 -> M_alpha) - FSE(M_alpha^[M] -> M_alpha)`` with a held-out M_alpha.
+Both are computed for both M choices (features- and parameters-matched) and both evaluation sets.
+The two FSEs of one gap are averaged over the same targets: those live on the fit part and, when the
+outlier rule is on, below the test-error threshold in both regressions.
+
+All regressions of a cohort share one pass of fit-part statistics over every model involved.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .cohort import Cohort
+from .h5 import FeatureBank
+from .probe import feature_performance
+from .span import LambdaGrid, RidgeSpan, RowPlan, SpanStatistics
+
+EVAL_SETS = ("validation", "test")
+
+
+def feature_paths(directory: str | Path, cohort: Cohort, seeds: Sequence[int]) -> list[Path]:
+    return [Path(directory) / cohort.filename(s, ".h5") for s in seeds]
+
+
+def lambda_grid(span_cfg: dict) -> LambdaGrid:
+    g = span_cfg["lambdas"]
+    return LambdaGrid.logspace(g["min"], g["max"], g["num"], g["relative"])
+
+
+def span_cohort(base_dir: str | Path, narrow_dir: str | Path, span_cfg: dict) -> dict:
+    """Every FSE and FSG of one narrow cohort against its replicate's base cohort."""
+    base, narrow = Cohort.load(base_dir), Cohort.load(narrow_dir)
+    if base.replicate != narrow.replicate:
+        raise ValueError(f"cohorts of different replicates: {base.replicate} and {narrow.replicate}")
+    named = {"M_1": feature_paths(base_dir, base, base.group("base")),
+             "M_1'": feature_paths(base_dir, base, base.group("base_other"))}
+    narrow_seeds = narrow.group("concat_param") if narrow.m_param >= narrow.m_feat else narrow.group("concat_feat")
+    narrow_paths = feature_paths(narrow_dir, narrow, narrow_seeds)
+    target_path = feature_paths(narrow_dir, narrow, narrow.group("target"))
+    paths = named["M_1"] + named["M_1'"] + narrow_paths + target_path
+    index = {"M_1": [0], "M_1'": [1], "concat_feat": list(range(2, 2 + narrow.m_feat)),
+             "concat_param": list(range(2, 2 + narrow.m_param)), "M_alpha": [len(paths) - 1]}
+    grid = lambda_grid(span_cfg)
+    threshold = span_cfg.get("outlier_threshold")
+    records = []
+    with FeatureBank(paths) as bank:
+        plan = RowPlan.regular(bank.n_rows("train"), bank.n_rows("test"),
+                               span_cfg["validation_fraction"], span_cfg["split_seed"])
+        stats = SpanStatistics.compute(bank, plan, span_cfg.get("chunk_rows", 4096))
+        solved = {}
+
+        def fse(regressors: str, targets: str):
+            key = (regressors, targets)
+            if key not in solved:
+                span = RidgeSpan(stats, index[regressors], index[targets])
+                solved[key] = span.run(grid, span_cfg["per_target_lambda"], EVAL_SETS, threshold)[0]
+            return solved[key]
+
+        for m_choice in ("feat", "param"):
+            concat = f"concat_{m_choice}"
+            pairs = {"forward": (fse(concat, "M_1"), fse("M_1'", "M_1")),
+                     "reverse": (fse("M_1", "M_alpha"), fse(concat, "M_alpha"))}
+            for direction, (first, second) in pairs.items():
+                keep = first.keep() & second.keep()
+                for eval_set in EVAL_SETS:
+                    a, b = first.fse(eval_set, keep), second.fse(eval_set, keep)
+                    records.append({
+                        "direction": direction, "m_choice": m_choice, "eval": eval_set,
+                        "m": narrow.m_feat if m_choice == "feat" else narrow.m_param,
+                        "fse_first": a, "fse_second": b, "fsg": a - b,
+                        "n_targets": first.n_targets, "n_used_targets": int(keep.sum()),
+                        "n_dead_targets": int((first.dead | second.dead).sum()),
+                        "n_outlier_targets": int((first.outliers() | second.outliers()).sum()),
+                        "lambda_first": first.summary()["lambda"], "lambda_second": second.summary()["lambda"],
+                    })
+    return {"experiment": narrow.experiment, "arch": narrow.arch, "alpha": narrow.alpha,
+            "replicate": narrow.replicate, "m_feat": narrow.m_feat, "m_param": narrow.m_param,
+            "lambda_grid": {**span_cfg["lambdas"]}, "per_target_lambda": span_cfg["per_target_lambda"],
+            "validation_fraction": span_cfg["validation_fraction"], "outlier_threshold": threshold,
+            "records": records}
+
+
+def probe_cohort(cohort_dir: str | Path, probe_cfg: dict) -> dict:
+    """FP of the feature sets a cohort provides: M_1 at alpha = 1; one narrow model and both
+    concatenations at alpha < 1."""
+    cohort = Cohort.load(cohort_dir)
+    groups = ["base"] if cohort.is_base else ["single", "concat_feat", "concat_param"]
+    records = []
+    for name in groups:
+        with FeatureBank(feature_paths(cohort_dir, cohort, cohort.group(name))) as bank:
+            result = feature_performance(bank.read("train"), bank.labels("train"), bank.read("test"),
+                                         bank.labels("test"), C=probe_cfg.get("C"), C_grid=probe_cfg["C_grid"],
+                                         validation_fraction=probe_cfg["validation_fraction"],
+                                         split_seed=probe_cfg["split_seed"], max_iter=probe_cfg["max_iter"])
+        records.append({"features": name, "n_models": len(cohort.group(name)), **result.summary()})
+    return {"experiment": cohort.experiment, "arch": cohort.arch, "alpha": cohort.alpha,
+            "replicate": cohort.replicate, "m_feat": cohort.m_feat, "m_param": cohort.m_param, "records": records}
+
+
+def mean_and_spread(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and standard deviation over replicates (0 spread for one replicate)."""
+    arr = np.asarray(values, dtype=np.float64)
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0

@@ -1,0 +1,116 @@
+"""The ``featspan`` command line: FSE and probes on any feature files of the contract layout.
+
+Heavy modules (numpy's linear algebra aside, torch and h5py) are imported inside the commands that
+need them, so ``featspan --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _lambda_grid(args):
+    from .span import LambdaGrid, default_lambda_grid
+
+    if args.lambda_ is not None:
+        return LambdaGrid((args.lambda_,), relative=False)
+    if args.lambdas is not None:
+        values = [float(v) for v in args.lambdas.replace(",", " ").split()]
+        if not values:
+            raise ValueError("--lambdas: the lambda grid is empty")
+        return LambdaGrid(tuple(values), relative=args.relative_lambdas)
+    return default_lambda_grid()
+
+
+def cmd_fse(args) -> dict:
+    from .span import feature_span_error
+
+    eval_sets = ("validation", "test") if args.eval == "both" else (args.eval,)
+    if args.validation_fraction == 0 and "validation" in eval_sets:
+        eval_sets = tuple(e for e in eval_sets if e != "validation")
+        if not eval_sets:
+            raise ValueError("--eval validation needs --validation-fraction > 0")
+    result = feature_span_error(args.regressors, args.targets, lambdas=_lambda_grid(args),
+                                per_target=args.per_target_lambda, validation_fraction=args.validation_fraction,
+                                split_seed=args.split_seed, eval_sets=eval_sets, shuffled=args.shuffled,
+                                outlier_threshold=args.outlier_threshold, chunk_rows=args.chunk_rows)
+    out = result.summary()
+    out.update(regressors=args.regressors, targets=args.targets, shuffled=args.shuffled)
+    return out
+
+
+def cmd_probe(args) -> dict:
+    from .h5 import FeatureBank
+    from .probe import DEFAULT_C_GRID, feature_performance
+
+    with FeatureBank(args.features) as bank:
+        x_train, y_train = bank.read("train"), bank.labels("train")
+        x_test, y_test = bank.read("test"), bank.labels("test")
+    grid = DEFAULT_C_GRID if args.C_grid is None else [float(c) for c in args.C_grid.replace(",", " ").split()]
+    result = feature_performance(x_train, y_train, x_test, y_test, C=args.C, C_grid=grid,
+                                 validation_fraction=args.validation_fraction, max_iter=args.max_iter,
+                                 device=args.device)
+    return {**result.summary(), "features": args.features}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="featspan", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    fse = sub.add_parser("fse", help="feature span error of regressor files -> target files")
+    fse.add_argument("--regressors", nargs="+", required=True, metavar="A.h5",
+                     help="regressor feature files; several are concatenated column-wise")
+    fse.add_argument("--targets", nargs="+", required=True, metavar="B.h5", help="target feature files")
+    group = fse.add_mutually_exclusive_group()
+    group.add_argument("--lambda", dest="lambda_", type=float, help="fixed ridge penalty (scikit-learn alpha)")
+    group.add_argument("--lambdas", help="candidate penalties, comma or space separated")
+    fse.add_argument("--relative-lambdas", action="store_true",
+                     help="multiply --lambdas by the mean eigenvalue of X'X (the default grid is relative)")
+    fse.add_argument("--per-target-lambda", action="store_true", help="choose lambda per target")
+    fse.add_argument("--validation-fraction", type=float, default=0.1,
+                     help="part of the training rows that chooses lambda (0: fit on all, needs --lambda)")
+    fse.add_argument("--split-seed", type=int, default=0)
+    fse.add_argument("--eval", choices=("validation", "test", "both"), default="both")
+    fse.add_argument("--shuffled", action="store_true", help="Appendix D.4: fit and evaluate on a train/test mix")
+    fse.add_argument("--outlier-threshold", type=float, default=None,
+                     help="leave out targets with test error above this (Appendix D.3)")
+    fse.add_argument("--chunk-rows", type=int, default=4096)
+    fse.add_argument("--json", action="store_true", help="print one JSON object")
+    fse.set_defaults(func=cmd_fse)
+
+    probe = sub.add_parser("probe", help="linear-probe test accuracy of feature files")
+    probe.add_argument("--features", nargs="+", required=True, metavar="A.h5",
+                       help="feature files; several are concatenated column-wise")
+    probe.add_argument("--C", type=float, default=None, help="fixed inverse L2 strength (scikit-learn C)")
+    probe.add_argument("--C-grid", default=None, help="candidate C values when --C is not given")
+    probe.add_argument("--validation-fraction", type=float, default=0.1)
+    probe.add_argument("--max-iter", type=int, default=500)
+    probe.add_argument("--device", default=None, help="torch device (default: cuda if available)")
+    probe.add_argument("--json", action="store_true", help="print one JSON object")
+    probe.set_defaults(func=cmd_probe)
+    return parser
+
+
+def _print_human(out: dict) -> None:
+    for key, value in out.items():
+        print(f"{key}: {value}")
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        out = args.func(args)
+    except (ValueError, FileNotFoundError, OSError) as err:
+        print(f"featspan {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(out, default=float))
+    else:
+        _print_human(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Datasets as in-memory arrays: one module per source, one entry point ``load_dataset``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import h5py
+import numpy as np
+
+from ..h5 import atomic_path
+
+DATASETS = ("mnist1d",)
+
+
+@dataclass
+class Dataset:
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def n_classes(self) -> int:
+        return int(max(self.y_train.max(), self.y_test.max()) + 1)
+
+    def save(self, path: str | os.PathLike) -> None:
+        with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+            f.attrs["name"] = self.name
+            for key in ("x_train", "y_train", "x_test", "y_test"):
+                f.create_dataset(key, data=getattr(self, key))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Dataset":
+        with h5py.File(path, "r") as f:
+            return cls(str(f.attrs["name"]), *(f[k][:] for k in ("x_train", "y_train", "x_test", "y_test")))
+
+
+def load_dataset(name: str, cache_dir: str | None = None, **options) -> Dataset:
+    """Build or load the dataset ``name`` with its options from the config; downloads go to ``cache_dir``."""
+    if name == "mnist1d":  # generated in memory: nothing to cache
+        from .mnist1d import load_mnist1d
+        return load_mnist1d(**options)
+    raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")

@@ -1,0 +1,51 @@
+"""Width-scaled model families. ``build_model(arch, alpha, ...)`` is the one entry point."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .scaling import alpha_token, m_feat, m_param, scale_width  # noqa: F401
+
+if TYPE_CHECKING:  # torch is imported by the builders only, keeping the Snakefile's imports light
+    import torch
+
+ARCHS = ("mlp",)
+
+
+def build_model(arch: str, alpha: float, in_shape: tuple[int, ...], n_classes: int, **options) -> "torch.nn.Module":
+    """The model ``arch`` with every hidden width multiplied by ``alpha``; ``options`` are the family's
+    base-width settings (for the MLP: ``widths``)."""
+    if arch == "mlp":
+        from .mlp import build_mlp
+        return build_mlp(alpha, in_shape, n_classes, **options)
+    raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHS)}")
+
+
+def count_params(model: "torch.nn.Module") -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+@dataclass(frozen=True)
+class ScaledFamily:
+    """Sizes of M_alpha against M_1, from the real modules."""
+
+    arch: str
+    alpha: float
+    n_params: int
+    n_features: int
+    m_feat: int
+    m_param: int
+
+    @property
+    def cohort_size(self) -> int:
+        """Models trained per replicate at this alpha: the larger concatenation plus one held-out
+        target (the reverse direction's M_alpha); at alpha = 1 the base model and another base seed."""
+        return 2 if self.alpha == 1 else max(self.m_feat, self.m_param) + 1
+
+
+def scaled_family(arch: str, alpha: float, in_shape, n_classes: int, **options) -> ScaledFamily:
+    base = build_model(arch, 1.0, tuple(in_shape), n_classes, **options)
+    model = build_model(arch, alpha, tuple(in_shape), n_classes, **options)
+    pb, pa = count_params(base), count_params(model)
+    return ScaledFamily(arch, alpha, pa, model.n_features, m_feat(base.n_features, model.n_features), m_param(pb, pa))

@@ -1,0 +1,132 @@
+"""Figures of the paper from the summary tables: one panel per experiment, mean and spread over replicates."""
+
+from __future__ import annotations
+
+import textwrap
+from collections import defaultdict
+from fractions import Fraction
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .figures import FIGURES  # noqa: E402
+from .h5 import atomic_path  # noqa: E402
+from .summary import read_table  # noqa: E402
+
+STYLE = {"font.size": 10, "axes.titlesize": 10, "axes.labelsize": 10, "legend.fontsize": 8,
+         "axes.spines.top": False, "axes.spines.right": False, "savefig.dpi": 150}
+M_STYLE = {"param": ("tab:red", "-", "M_param"), "feat": ("tab:blue", "--", "M_feat")}
+
+
+def alpha_label(alpha: float) -> str:
+    frac = Fraction(alpha).limit_denominator(1000)
+    return str(frac.numerator) if frac.denominator == 1 else f"{frac.numerator}/{frac.denominator}"
+
+
+def _grouped(rows, key, value):
+    """{key(row): [value(row) over replicates]}"""
+    out = defaultdict(list)
+    for row in rows:
+        out[key(row)].append(value(row))
+    return out
+
+
+def _stats(values):
+    arr = np.asarray(values, dtype=float)
+    return arr.mean(), (arr.std(ddof=1) if arr.size > 1 else 0.0), arr.size
+
+
+def _alpha_axis(ax, alphas):
+    xs = [np.log2(1 / a) for a in alphas]
+    ax.set_xticks(xs, [alpha_label(a) for a in alphas])
+    ax.set_xlabel("width multiplier α")
+    return dict(zip(alphas, xs))
+
+
+def _panels(tables: dict[str, list[dict]]):
+    n = len(tables)
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False)
+    return fig, list(zip(axes[0], tables.items()))
+
+
+def gap_figure(tables, direction: str, state: str, eval: str, title: str):
+    fig, panels = _panels(tables)
+    for ax, (exp, rows) in panels:
+        rows = [r for r in rows if r["direction"] == direction and r["state"] == state and r["eval"] == eval]
+        alphas = sorted({r["alpha"] for r in rows}, reverse=True)
+        x = _alpha_axis(ax, alphas)
+        for m_choice, (color, ls, label) in M_STYLE.items():
+            grouped = _grouped([r for r in rows if r["m_choice"] == m_choice], lambda r: r["alpha"], lambda r: r["fsg"])
+            pts = [(x[a], *_stats(grouped[a])) for a in alphas if a in grouped]
+            if not pts:
+                continue
+            xs, mean, std, n = map(np.array, zip(*pts))
+            ax.errorbar(xs, mean, yerr=std, color=color, ls=ls, marker="o", capsize=3,
+                        label=f"M = {label} (n = {int(n.min())} replicate{'s' if n.min() > 1 else ''})")
+        ax.axhline(0, color="0.5", lw=0.8)
+        ax.set_title(exp)
+        ax.set_ylabel("feature span gap")
+        ax.legend(frameon=False)
+    _finish(fig, title)
+    return fig
+
+
+def _finish(fig, title):
+    width_chars = int(fig.get_figwidth() * 13)
+    fig.suptitle(textwrap.fill(title, max(40, width_chars)))
+    fig.tight_layout()
+
+
+def fp_figure(tables, state: str, title: str):
+    fig, panels = _panels(tables)
+    for ax, (exp, rows) in panels:
+        rows = [r for r in rows if r["state"] == state]
+        alphas = sorted({r["alpha"] for r in rows if r["alpha"] < 1}, reverse=True)
+        x = _alpha_axis(ax, alphas)
+        base = [100 * r["accuracy"] for r in rows if r["features"] == "base"]
+        if base:
+            mean, std, n = _stats(base)
+            ax.axhline(mean, color="k", lw=1.5, label=f"M_1 (n = {n})")
+            ax.axhspan(mean - std, mean + std, color="k", alpha=0.1, lw=0)
+        for name, color, ls, label in (("concat_param", "tab:red", "-", "concat. M_param"),
+                                       ("concat_feat", "tab:blue", "--", "concat. M_feat"),
+                                       ("single", "tab:gray", ":", "one M_α")):
+            grouped = _grouped([r for r in rows if r["features"] == name], lambda r: r["alpha"],
+                               lambda r: 100 * r["accuracy"])
+            pts = [(x[a], *_stats(grouped[a])) for a in alphas if a in grouped]
+            if pts:
+                xs, mean, std, _ = map(np.array, zip(*pts))
+                ax.errorbar(xs, mean, yerr=std, color=color, ls=ls, marker="o", capsize=3, label=label)
+        ax.set_title(exp)
+        ax.set_ylabel("probe test accuracy (%)")
+        ax.legend(frameon=False)
+    _finish(fig, title)
+    return fig
+
+
+TITLES = {
+    "fig1": "Forward FSG, trained models, validation part: FSE(concat. of M narrow → M_1) − FSE(M_1' → M_1)",
+    "fig3": "Feature performance: linear probe on M_1 vs narrow models and their concatenations",
+}
+
+
+def draw_figure(name: str, inputs: Sequence[str], outputs: Sequence[str], experiments: Sequence[str]) -> None:
+    """Draw figure ``name`` from one summary CSV per experiment (``inputs`` in ``experiments`` order)."""
+    spec = FIGURES[name]
+    tables = {exp: read_table(path) for exp, path in zip(experiments, inputs)}
+    with plt.rc_context(STYLE):
+        if spec["kind"] == "gap":
+            fig = gap_figure(tables, title=TITLES[name], **spec["options"])
+        elif spec["kind"] == "fp":
+            fig = fp_figure(tables, title=TITLES[name], **spec["options"])
+        else:
+            raise ValueError(f"unknown figure kind {spec['kind']!r}")
+        for out in outputs:
+            with atomic_path(out) as tmp:
+                fig.savefig(tmp, format=Path(out).suffix[1:], bbox_inches="tight")
+        plt.close(fig)

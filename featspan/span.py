@@ -1,0 +1,402 @@
+"""Feature span error (FSE) by ridge regression from sufficient statistics.
+
+Definitions follow ../shared/paper/method.md, sections 4-6:
+
+* regressors ``X = F(A)`` (n x p) and targets ``Y = F(B)`` (n x q) hold the same inputs in the same order;
+* the task's training rows split into a *fit* part and a *validation* part (default 90/10, fixed seed);
+* X and Y are centered with fit-part means (an unpenalized intercept); targets are not scaled;
+* for every target ``w_t = argmin ||Y_t - X w||^2 + lambda ||w||^2`` on the fit part (sums of squares,
+  scikit-learn ``Ridge(alpha=lambda)``), in closed form ``W = (X'X + lambda I)^-1 X'Y``;
+* lambda comes from a log grid, chosen by validation error (one for all targets, or one per target);
+* the per-target error on an evaluation set S is
+  ``e_t(S) = sum_S (Y_t - Yhat_t)^2 / sum_S (Y_t - mean_fit(Y_t))^2``;
+* ``FSE = mean_t e_t(S)`` over targets that are not constant on the fit part (dead units),
+  optionally leaving out targets whose test error exceeds a threshold (Appendix D.3);
+* residuals ``R = Y - Yhat`` on every split (Definition 2.6).
+
+How it is computed: one pass over the fit rows accumulates, in float64 and in row chunks, the means
+and the centered cross-product matrix of *all* columns of a :class:`~featspan.h5.FeatureBank` (every
+model involved). Every regression between any two groups of files then reads ``X'X`` and ``X'Y`` as
+sub-blocks of that one matrix; ``X'X`` is eigendecomposed once and reused for every lambda and every
+target. Evaluation rows (validation part, test split) are streamed once per regression in chunks, so
+memory holds the statistics plus one chunk, never an ``n x q x n_lambda`` array.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from .h5 import FeatureBank, FeatureFileWriter
+
+NONE, FIT, VALIDATION, TEST = 0, 1, 2, 3
+EVAL_ROLES = {"validation": VALIDATION, "test": TEST}
+DEFAULT_CHUNK_ROWS = 4096
+
+
+# --------------------------------------------------------------------------------------------- rows
+@dataclass
+class RowPlan:
+    """Which rows of each split are fit, validation or test rows of the regression.
+
+    ``roles[split][i]`` is one of FIT, VALIDATION, TEST or NONE.
+    """
+
+    roles: dict[str, np.ndarray]
+    kind: str = "regular"
+
+    def count(self, role: int) -> int:
+        return int(sum(np.count_nonzero(r == role) for r in self.roles.values()))
+
+    @classmethod
+    def regular(cls, n_train: int, n_test: int, validation_fraction: float = 0.1, seed: int = 0) -> "RowPlan":
+        """Training rows split into fit and validation parts (fixed seed); the test split evaluates."""
+        _check_fraction(validation_fraction)
+        train = np.full(n_train, FIT, dtype=np.int8)
+        n_val = int(round(validation_fraction * n_train))
+        if n_val:
+            rng = np.random.default_rng(seed)
+            train[rng.choice(n_train, size=n_val, replace=False)] = VALIDATION
+        return cls({"train": train, "test": np.full(n_test, TEST, dtype=np.int8)}, "regular")
+
+    @classmethod
+    def shuffled(cls, n_train: int, n_test: int, validation_fraction: float = 0.1, seed: int = 0) -> "RowPlan":
+        """Appendix D.4: fit and evaluation rows drawn from a pool half training, half test inputs.
+
+        The pool is all test rows plus as many randomly chosen training rows. Each origin is split in
+        halves: the first halves form the regression's training set (itself split into fit and
+        validation parts), the second halves its test set, so both come from the same mixture.
+        """
+        _check_fraction(validation_fraction)
+        rng = np.random.default_rng(seed)
+        m = min(n_train, n_test)
+        train = np.full(n_train, NONE, dtype=np.int8)
+        test = np.full(n_test, NONE, dtype=np.int8)
+        train_pick = rng.choice(n_train, size=m, replace=False)
+        test_pick = rng.choice(n_test, size=m, replace=False)
+        half = m // 2
+        train[train_pick[:half]] = FIT
+        test[test_pick[:half]] = FIT
+        train[train_pick[half:]] = TEST
+        test[test_pick[half:]] = TEST
+        fit_rows = [("train", i) for i in train_pick[:half]] + [("test", i) for i in test_pick[:half]]
+        n_val = int(round(validation_fraction * len(fit_rows)))
+        for j in rng.choice(len(fit_rows), size=n_val, replace=False):
+            split, i = fit_rows[j]
+            (train if split == "train" else test)[i] = VALIDATION
+        return cls({"train": train, "test": test}, "shuffled")
+
+
+def _check_fraction(fraction: float) -> None:
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"validation fraction must be in [0, 1), got {fraction}")
+
+
+# ---------------------------------------------------------------------------------------- statistics
+class CenteredGram:
+    """Running mean and centered cross-product ``sum_i (z_i - mean)(z_i - mean)'`` in float64.
+
+    Chunks merge with the pairwise update of Chan, Golub and LeVeque, so the result is as accurate
+    as centering with the exact mean (no ``Z'Z - n mean mean'`` cancellation).
+    """
+
+    def __init__(self, dim: int):
+        self.n = 0
+        self.mean = np.zeros(dim)
+        self.comoment = np.zeros((dim, dim))
+
+    def update(self, block: np.ndarray) -> None:
+        nb = block.shape[0]
+        if nb == 0:
+            return
+        block_mean = block.mean(axis=0)
+        centered = block - block_mean
+        chunk_comoment = centered.T @ centered  # numpy dispatches A'A to a symmetric rank-k update
+        if self.n == 0:
+            self.comoment[...] = chunk_comoment
+            self.mean[...] = block_mean
+        else:
+            n = self.n + nb
+            delta = block_mean - self.mean
+            self.comoment += chunk_comoment
+            self.comoment += np.outer(delta, delta * (self.n * nb / n))
+            self.mean += delta * (nb / n)
+        self.n += nb
+
+
+@dataclass
+class SpanStatistics:
+    """Fit-part statistics of every column of a feature bank, shared by all regressions between its files."""
+
+    bank: FeatureBank
+    plan: RowPlan
+    gram: CenteredGram
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
+
+    @classmethod
+    def compute(cls, bank: FeatureBank, plan: RowPlan, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> "SpanStatistics":
+        gram = CenteredGram(bank.dim)
+        for split, roles in plan.roles.items():
+            if not np.any(roles == FIT):
+                continue
+            for start, block in bank.iter_chunks(split, chunk_rows):
+                fit = roles[start:start + block.shape[0]] == FIT
+                gram.update(block if fit.all() else block[fit])
+        if gram.n < 2:
+            raise ValueError(f"the regression needs at least 2 fit rows, got {gram.n}")
+        return cls(bank, plan, gram, chunk_rows)
+
+
+# ------------------------------------------------------------------------------------------- lambdas
+@dataclass(frozen=True)
+class LambdaGrid:
+    """Candidate ridge penalties. ``relative=True`` multiplies them by the mean eigenvalue of the
+    centered ``X'X`` (its trace / p), which makes one grid fit features of any scale (our choice,
+    method.md section 4 leaves the grid open)."""
+
+    values: tuple[float, ...]
+    relative: bool = True
+
+    @classmethod
+    def logspace(cls, low: float, high: float, num: int, relative: bool = True) -> "LambdaGrid":
+        if num < 1:
+            raise ValueError("the lambda grid is empty (num must be at least 1)")
+        return cls(tuple(np.logspace(np.log10(low), np.log10(high), num)), relative)
+
+    def resolve(self, xtx_trace: float, p: int) -> np.ndarray:
+        values = np.asarray(self.values, dtype=np.float64)
+        if values.size == 0:
+            raise ValueError("the lambda grid is empty")
+        if np.any(values < 0) or not np.all(np.isfinite(values)):
+            raise ValueError(f"lambdas must be finite and non-negative, got {values}")
+        scale = (xtx_trace / p if p else 1.0) if self.relative else 1.0
+        return values * (scale if scale > 0 else 1.0)
+
+
+# ------------------------------------------------------------------------------------------ results
+@dataclass
+class SpanResult:
+    """Per-target errors of one regression ``regressors -> targets`` and their summaries."""
+
+    lambdas: np.ndarray                 # chosen lambda per target (absolute), NaN for dead targets
+    lambda_grid: np.ndarray             # the absolute grid that was searched
+    dead: np.ndarray                    # bool per target: constant on the fit part
+    errors: dict[str, np.ndarray]       # eval set -> e_t (NaN for dead targets)
+    outlier_threshold: float | None = None
+    n_fit: int = 0
+    n_eval: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_targets(self) -> int:
+        return int(self.dead.size)
+
+    @property
+    def n_dead(self) -> int:
+        return int(self.dead.sum())
+
+    def outliers(self) -> np.ndarray:
+        """Targets left out by the D.3 rule: test error above the threshold (never for dead targets)."""
+        if self.outlier_threshold is None or "test" not in self.errors:
+            return np.zeros_like(self.dead)
+        with np.errstate(invalid="ignore"):
+            return ~self.dead & ~(self.errors["test"] <= self.outlier_threshold)
+
+    def keep(self) -> np.ndarray:
+        return ~self.dead & ~self.outliers()
+
+    def fse(self, eval_set: str, keep: np.ndarray | None = None) -> float:
+        keep = self.keep() if keep is None else keep
+        values = self.errors[eval_set][keep]
+        return float(values.mean()) if values.size else float("nan")
+
+    def summary(self) -> dict:
+        live = ~self.dead
+        unique = np.unique(self.lambdas[live]) if live.any() else np.array([])
+        return {
+            "fse": {name: self.fse(name) for name in self.errors},
+            "lambda": float(unique[0]) if unique.size == 1 else [float(v) for v in self.lambdas[live]],
+            "n_targets": self.n_targets,
+            "n_dead_targets": self.n_dead,
+            "n_outlier_targets": int(self.outliers().sum()),
+            "outlier_threshold": self.outlier_threshold,
+            "n_fit_rows": self.n_fit,
+            "n_eval_rows": dict(self.n_eval),
+        }
+
+
+# -------------------------------------------------------------------------------------------- solver
+def is_dead(mean: np.ndarray, comoment_diag: np.ndarray, n: int) -> np.ndarray:
+    """Constant on the fit part, up to float32 resolution of the stored features."""
+    var = np.maximum(comoment_diag, 0.0) / n
+    return var <= np.maximum((1e-7 * np.abs(mean)) ** 2, 1e-30)
+
+
+class RidgeSpan:
+    """Ridge regression of the columns of some bank files on the columns of others.
+
+    ``stats.gram`` supplies ``X'X`` and ``X'Y`` as sub-blocks; the eigendecomposition of ``X'X`` is
+    computed once here and serves every lambda and every target.
+    """
+
+    def __init__(self, stats: SpanStatistics, regressors: Sequence[int], targets: Sequence[int]):
+        self.stats = stats
+        self.regressor_files = list(regressors)
+        self.target_files = list(targets)
+        bank, gram = stats.bank, stats.gram
+        rx, ry = bank.columns(self.regressor_files), bank.columns(self.target_files)
+        if rx.size == 0 or ry.size == 0:
+            raise ValueError("a regression needs at least one regressor and one target column")
+        self.mean_x, self.mean_y = gram.mean[rx], gram.mean[ry]
+        xtx = gram.comoment[np.ix_(rx, rx)]
+        self.xtx_trace = float(np.trace(xtx))
+        eigvals, self.eigvecs = np.linalg.eigh(xtx)
+        self.eigvals = np.clip(eigvals, 0.0, None)  # X'X is PSD; clip round-off negatives
+        self.z = self.eigvecs.T @ gram.comoment[np.ix_(rx, ry)]  # V' X'Y
+        self.dead = is_dead(self.mean_y, np.diag(gram.comoment)[ry], gram.n)
+
+    @property
+    def p(self) -> int:
+        return self.mean_x.size
+
+    @property
+    def q(self) -> int:
+        return self.mean_y.size
+
+    def coef(self, lambdas: float | np.ndarray) -> np.ndarray:
+        """``W = (X'X + lambda I)^-1 X'Y`` (p x q); ``lambdas`` is one value or one per target."""
+        lam = np.broadcast_to(np.asarray(lambdas, dtype=np.float64), (self.q,))
+        return self.eigvecs @ (self.z / (self.eigvals[:, None] + lam[None, :]))
+
+    def intercept(self, coef: np.ndarray) -> np.ndarray:
+        return self.mean_y - self.mean_x @ coef
+
+    # -- evaluation passes ------------------------------------------------------------------------
+    def _eval_chunks(self, role: int):
+        """Yield centered (X, Y) chunks of the rows with this role."""
+        files = self.regressor_files + self.target_files
+        p = self.p
+        for split, roles in self.stats.plan.roles.items():
+            if not np.any(roles == role):
+                continue
+            for start, block in self.stats.bank.iter_chunks(split, self.stats.chunk_rows, files):
+                pick = roles[start:start + block.shape[0]] == role
+                if not pick.any():
+                    continue
+                rows = block[pick]
+                yield rows[:, :p] - self.mean_x, rows[:, p:] - self.mean_y
+
+    def validation_errors(self, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """Sum of squared errors on the validation rows for every (lambda, target), and the
+        denominators ``sum (Y_t - mean_fit)^2``."""
+        sse = np.zeros((grid.size, self.q))
+        denom = np.zeros(self.q)
+        n = 0
+        for xc, yc in self._eval_chunks(VALIDATION):
+            projected = xc @ self.eigvecs  # rotate once into the eigenbasis, reuse for every lambda
+            denom += np.einsum("ij,ij->j", yc, yc)
+            for k, lam in enumerate(grid):
+                resid = yc - projected @ (self.z / (self.eigvals + lam)[:, None])
+                sse[k] += np.einsum("ij,ij->j", resid, resid)
+            n += xc.shape[0]
+        return sse, denom, n
+
+    def errors_at(self, coef: np.ndarray, role: int) -> tuple[np.ndarray, int]:
+        """Per-target normalized error ``e_t`` on the rows with this role."""
+        sse = np.zeros(self.q)
+        denom = np.zeros(self.q)
+        n = 0
+        for xc, yc in self._eval_chunks(role):
+            resid = yc - xc @ coef
+            sse += np.einsum("ij,ij->j", resid, resid)
+            denom += np.einsum("ij,ij->j", yc, yc)
+            n += xc.shape[0]
+        return _normalized(sse, denom), n
+
+    # -- the analysis -----------------------------------------------------------------------------
+    def select_lambdas(self, grid: LambdaGrid | Sequence[float] | float, per_target: bool = False):
+        """Choose lambda on the validation part.
+
+        Returns the index into the grid chosen for every target, the absolute grid, and the
+        normalized validation errors of every (lambda, target) (None for a one-value grid)."""
+        if not isinstance(grid, LambdaGrid):
+            grid = LambdaGrid(tuple(np.atleast_1d(np.asarray(grid, dtype=np.float64))), relative=False)
+        values = grid.resolve(self.xtx_trace, self.p)
+        live = ~self.dead
+        if values.size == 1:
+            return np.zeros(self.q, dtype=int), values, None
+        sse, denom, n_val = self.validation_errors(values)
+        if n_val == 0:
+            raise ValueError("choosing lambda needs a validation part: give one lambda or a validation fraction > 0")
+        err = _normalized(sse, denom[None, :])
+        if per_target:
+            choice = np.argmin(np.where(np.isfinite(err), err, np.inf), axis=0)
+        else:
+            # the FSE on the validation part (mean over live targets) picks the one lambda
+            mean_err = np.where(live[None, :], err, 0.0).sum(axis=1) / max(1, live.sum())
+            choice = np.full(self.q, int(np.argmin(mean_err)))
+        return choice, values, err
+
+    def run(self, grid, per_target: bool = False, eval_sets: Sequence[str] = ("validation", "test"),
+            outlier_threshold: float | None = None) -> tuple[SpanResult, np.ndarray]:
+        choice, values, val_err = self.select_lambdas(grid, per_target)
+        chosen = values[choice]
+        coef = self.coef(chosen)
+        errors, n_eval = {}, {}
+        for name in eval_sets:
+            role = EVAL_ROLES[name]
+            if name == "validation" and val_err is not None:
+                # errors at the chosen lambda were already computed in the selection pass
+                err = val_err[choice, np.arange(self.q)]
+                n = self.stats.plan.count(VALIDATION)
+            else:
+                err, n = self.errors_at(coef, role)
+            if n == 0:
+                raise ValueError(f"no rows to evaluate on the {name} set")
+            err = np.where(self.dead, np.nan, err)
+            errors[name], n_eval[name] = err, n
+        lambdas = np.where(self.dead, np.nan, chosen)
+        result = SpanResult(lambdas, values, self.dead.copy(), errors, outlier_threshold, self.stats.gram.n, n_eval)
+        return result, coef
+
+    def write_residuals(self, coef: np.ndarray, path, attrs: dict) -> None:
+        """Residual features ``R = Y - Yhat`` on every row of both splits, in the contract layout."""
+        bank = self.stats.bank
+        files = self.regressor_files + self.target_files
+        dims = {split: (bank.n_rows(split), self.q) for split in ("train", "test")}
+        with FeatureFileWriter(path, dims, attrs) as writer:
+            for split in ("train", "test"):
+                writer.write_labels(split, bank.labels(split))
+                for start, block in bank.iter_chunks(split, self.stats.chunk_rows, files):
+                    xc = block[:, :self.p] - self.mean_x
+                    yc = block[:, self.p:] - self.mean_y
+                    writer.write(split, start, (yc - xc @ coef).astype(np.float32))
+
+
+def _normalized(sse: np.ndarray, denom: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denom > 0, sse / np.where(denom > 0, denom, 1.0), np.where(sse > 0, np.inf, 0.0))
+
+
+def feature_span_error(regressor_paths: Sequence, target_paths: Sequence, *, lambdas=None,
+                       per_target: bool = False, validation_fraction: float = 0.1, split_seed: int = 0,
+                       eval_sets: Sequence[str] = ("validation", "test"), shuffled: bool = False,
+                       outlier_threshold: float | None = None,
+                       chunk_rows: int = DEFAULT_CHUNK_ROWS) -> SpanResult:
+    """FSE(regressors -> targets) of feature files in the contract layout (the ``featspan fse`` engine)."""
+    paths = list(regressor_paths) + list(target_paths)
+    with FeatureBank(paths) as bank:
+        make_plan = RowPlan.shuffled if shuffled else RowPlan.regular
+        plan = make_plan(bank.n_rows("train"), bank.n_rows("test"), validation_fraction, split_seed)
+        stats = SpanStatistics.compute(bank, plan, chunk_rows)
+        n_reg = len(regressor_paths)
+        span = RidgeSpan(stats, range(n_reg), range(n_reg, len(paths)))
+        grid = default_lambda_grid() if lambdas is None else lambdas
+        result, _ = span.run(grid, per_target, eval_sets, outlier_threshold)
+        return result
+
+
+def default_lambda_grid() -> LambdaGrid:
+    """20 values from 1e-6 to 1e2 times the mean eigenvalue of X'X."""
+    return LambdaGrid.logspace(1e-6, 1e2, 20, relative=True)

@@ -1,0 +1,284 @@
+"""Training width-scaled models: one-by-one or as one batched cohort, with resumable state.
+
+A *cohort* is the set of models of one (experiment, alpha, replicate): at alpha < 1 the narrow
+models of the concatenations plus the held-out reverse-direction target, at alpha = 1 the base model
+and another base seed (method.md section 3). Model ``i`` is built right after
+``torch.manual_seed(seed_i)``, so its initialization is the same whether it trains alone or in a
+cohort; its random-init twin is saved before the first step.
+
+Cohort mode stacks the models' parameters and runs them as one ``torch.func.vmap`` computation
+(batched matrix products instead of M small ones). Optimizers act element-wise, so each model's
+trajectory is the one it would follow alone, up to floating-point summation order.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .h5 import atomic_path
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 128
+    optimizer: str = "adam"          # adam | adamw | sgd
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    schedule: str = "cosine"         # cosine | step | constant
+    milestones: tuple[float, ...] = (0.5, 0.75)  # step schedule: fractions of training
+    gamma: float = 0.1
+    data_order: str = "shared"       # shared: one order for the cohort; own: each model its seed's order
+    mode: str = "cohort"             # cohort | sequential
+    checkpoint_every: int = 5        # epochs between resumable snapshots (0: never)
+    device: str = "cpu"
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown training options: {sorted(unknown)}")
+        d = dict(d)
+        if "milestones" in d:
+            d["milestones"] = tuple(d["milestones"])
+        return cls(**d)
+
+
+def batch_order(n: int, epoch: int, seed: int) -> np.ndarray:
+    """The permutation of training rows in one epoch: a pure function of (seed, epoch), so a resumed
+    run replays it exactly without saving generator state."""
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r}")
+
+
+def make_scheduler(optimizer, cfg: TrainConfig, steps_per_epoch: int):
+    total = cfg.epochs * steps_per_epoch
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    if cfg.schedule == "step":
+        marks = [int(round(m * total)) for m in cfg.milestones]
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cfg.gamma ** sum(s >= m for m in marks))
+    if cfg.schedule == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
+    raise ValueError(f"unknown schedule {cfg.schedule!r}")
+
+
+def save_atomic(obj, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+@dataclass
+class CohortSpec:
+    """What to train: a builder ``build(seed) -> nn.Module`` and the seeds of the cohort."""
+
+    build: Callable[[], nn.Module]
+    seeds: Sequence[int]
+    cohort_seed: int = 0  # seeds the shared data order
+    metadata: dict = field(default_factory=dict)
+
+    def model(self, seed: int) -> nn.Module:
+        torch.manual_seed(seed)
+        return self.build()
+
+    def order_seed(self, i: int, cfg: TrainConfig) -> int:
+        return self.cohort_seed if cfg.data_order == "shared" else self.seeds[i]
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stdout, flush=True)
+
+
+def _check_finite(loss: torch.Tensor, what: str, epoch: int) -> None:
+    bad = ~torch.isfinite(loss.detach())
+    if bad.any():
+        raise TrainingDiverged(f"training diverged: loss is NaN or inf for {what} in epoch {epoch + 1}; "
+                               "lower the learning rate or check the data")
+
+
+def train_cohort(spec: CohortSpec, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig,
+                 resume_path: str | os.PathLike | None = None, on_init: Callable | None = None) -> list[nn.Module]:
+    """Train every model of ``spec`` and return them (eval mode, on CPU).
+
+    ``on_init(models)`` is called with the untrained models before the first step (the random-init
+    twins). With ``resume_path`` a snapshot is written every ``cfg.checkpoint_every`` epochs and a
+    later call resumes from it.
+    """
+    models = [spec.model(s) for s in spec.seeds]
+    if on_init is not None:
+        on_init(models)
+    if cfg.mode == "sequential":
+        return [_train_one(spec, i, m, x, y, cfg, resume_path) for i, m in enumerate(models)]
+    if cfg.mode != "cohort":
+        raise ValueError(f"unknown training mode {cfg.mode!r}")
+    return _train_stacked(spec, models, x, y, cfg, resume_path)
+
+
+def _load_resume(path, tag: str):
+    if path is None or not Path(path).exists():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    return state if state.get("tag") == tag else None
+
+
+def _train_one(spec, i, model, x, y, cfg, resume_path):
+    device = torch.device(cfg.device)
+    model = model.to(device)
+    optimizer = make_optimizer(model.parameters(), cfg)
+    n = x.shape[0]
+    steps = math.ceil(n / cfg.batch_size)
+    scheduler = make_scheduler(optimizer, cfg, steps)
+    path = None if resume_path is None else Path(f"{resume_path}.{i}")
+    start = 0
+    state = _load_resume(path, f"one:{spec.seeds[i]}")
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        start = state["epoch"]
+        _log(f"model seed {spec.seeds[i]}: resumed after epoch {start}")
+    for epoch in range(start, cfg.epochs):
+        model.train()
+        t0, total_loss, correct = time.perf_counter(), 0.0, 0
+        order = torch.as_tensor(batch_order(n, epoch, spec.order_seed(i, cfg)))
+        for b in range(steps):
+            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            xb, yb = x[idx].to(device), y[idx].to(device)
+            logits = model(xb)
+            loss = nn.functional.cross_entropy(logits, yb)
+            _check_finite(loss, f"model seed {spec.seeds[i]}", epoch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            total_loss += loss.item() * len(idx)
+            correct += (logits.argmax(1) == yb).sum().item()
+        rate = n / (time.perf_counter() - t0)
+        _log(f"seed {spec.seeds[i]} epoch {epoch + 1}/{cfg.epochs} loss {total_loss / n:.4f} "
+             f"acc {correct / n:.4f} samples/s {rate:.0f}")
+        if path is not None and cfg.checkpoint_every and (epoch + 1) % cfg.checkpoint_every == 0 \
+                and epoch + 1 < cfg.epochs:
+            save_atomic({"tag": f"one:{spec.seeds[i]}", "epoch": epoch + 1, "model": model.state_dict(),
+                         "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                         "torch_rng": torch.get_rng_state()}, path)
+    return model.cpu().eval()
+
+
+def _train_stacked(spec, models, x, y, cfg, resume_path):
+    from torch.func import functional_call, stack_module_state
+
+    device = torch.device(cfg.device)
+    n_models = len(models)
+    params, buffers = stack_module_state([m.to(device) for m in models])
+    skeleton = copy.deepcopy(models[0]).to("meta")
+
+    def one(p, b, xb):
+        return functional_call(skeleton, (p, b), (xb,))
+
+    shared = cfg.data_order == "shared"
+    forward = torch.vmap(one, in_dims=(0, 0, None if shared else 0), randomness="different")
+    optimizer = make_optimizer(list(params.values()), cfg)
+    n = x.shape[0]
+    steps = math.ceil(n / cfg.batch_size)
+    scheduler = make_scheduler(optimizer, cfg, steps)
+    tag = "cohort:" + ",".join(map(str, spec.seeds))
+    start = 0
+    state = _load_resume(resume_path, tag)
+    if state is not None:
+        with torch.no_grad():
+            for k, v in state["params"].items():
+                params[k].copy_(v)
+            for k, v in state["buffers"].items():
+                buffers[k].copy_(v)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        start = state["epoch"]
+        _log(f"cohort of {n_models}: resumed after epoch {start}")
+    x, y = x.to(device), y.to(device)
+    for epoch in range(start, cfg.epochs):
+        t0 = time.perf_counter()
+        total_loss = torch.zeros(n_models, device=device)
+        correct = torch.zeros(n_models, device=device)
+        if shared:
+            orders = torch.as_tensor(batch_order(n, epoch, spec.cohort_seed), device=device)
+        else:
+            orders = torch.stack([torch.as_tensor(batch_order(n, epoch, s)) for s in spec.seeds]).to(device)
+        for b in range(steps):
+            sl = slice(b * cfg.batch_size, (b + 1) * cfg.batch_size)
+            idx = orders[sl] if shared else orders[:, sl]
+            xb, yb = x[idx], y[idx]
+            logits = forward(params, buffers, xb)                     # [M, B, classes]
+            targets = yb.expand(n_models, -1) if shared else yb       # [M, B]
+            per_model = nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none")
+            per_model = per_model.view(n_models, -1).mean(1)          # each model's own mean loss
+            _check_finite(per_model, "model seeds " + ", ".join(
+                str(spec.seeds[j]) for j in torch.nonzero(~torch.isfinite(per_model)).flatten().tolist()), epoch)
+            optimizer.zero_grad(set_to_none=True)
+            per_model.sum().backward()                                # gradients stay per model
+            optimizer.step()
+            scheduler.step()
+            with torch.no_grad():
+                total_loss += per_model.detach() * targets.shape[1]
+                correct += (logits.argmax(-1) == targets).sum(1)
+        rate = n * n_models / (time.perf_counter() - t0)
+        _log(f"cohort of {n_models} epoch {epoch + 1}/{cfg.epochs} loss {total_loss.mean().item() / n:.4f} "
+             f"acc {correct.mean().item() / n:.4f} samples/s {rate:.0f}")
+        if resume_path is not None and cfg.checkpoint_every and (epoch + 1) % cfg.checkpoint_every == 0 \
+                and epoch + 1 < cfg.epochs:
+            save_atomic({"tag": tag, "epoch": epoch + 1,
+                         "params": {k: v.detach().cpu() for k, v in params.items()},
+                         "buffers": {k: v.cpu() for k, v in buffers.items()},
+                         "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                         "torch_rng": torch.get_rng_state()}, resume_path)
+    out = []
+    for i, model in enumerate(models):
+        model = model.cpu()
+        with torch.no_grad():
+            model.load_state_dict({**{k: v[i].detach().cpu() for k, v in params.items()},
+                                   **{k: v[i].cpu() for k, v in buffers.items()}})
+        out.append(model.eval())
+    return out
+
+
+@torch.no_grad()
+def extract_features(model: nn.Module, x: torch.Tensor, batch_size: int = 1024, device: str = "cpu") -> np.ndarray:
+    """The input of the final linear classifier, in eval mode (method.md section 1)."""
+    model = model.to(device).eval()
+    parts = [model.features(x[i:i + batch_size].to(device)).float().cpu() for i in range(0, x.shape[0], batch_size)]
+    return torch.cat(parts).numpy()
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024, device: str = "cpu") -> float:
+    model = model.to(device).eval()
+    hits = sum((model(x[i:i + batch_size].to(device)).argmax(1).cpu() == y[i:i + batch_size]).sum().item()
+               for i in range(0, x.shape[0], batch_size))
+    return hits / x.shape[0]

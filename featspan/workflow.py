@@ -1,0 +1,87 @@
+"""The training and feature-extraction jobs behind the workflow's rules (no Snakemake import)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import torch
+
+from .cohort import Cohort
+from .data import Dataset
+from .h5 import write_feature_file
+from .jobs import config_hash, file_sha256
+from .models import build_model, count_params, scaled_family
+from .train import CohortSpec, TrainConfig, accuracy, extract_features, save_atomic, train_cohort
+
+
+def _builder(model_cfg: dict, alpha: float, data: Dataset):
+    options = {k: v for k, v in model_cfg.items() if k != "arch"}
+    arch = model_cfg["arch"]
+    return lambda: build_model(arch, alpha, data.in_shape, data.n_classes, **options)
+
+
+def train_cohort_job(dataset_path, out_dir, resume_path, *, experiment: str, alpha: float, replicate: int,
+                     model: dict, train: dict) -> Cohort:
+    """Train the cohort of (experiment, alpha, replicate) and write its checkpoints and manifest."""
+    data = Dataset.load(dataset_path)
+    options = {k: v for k, v in model.items() if k != "arch"}
+    family = scaled_family(model["arch"], alpha, data.in_shape, data.n_classes, **options)
+    n_params_base = count_params(build_model(model["arch"], 1.0, data.in_shape, data.n_classes, **options))
+    cohort = Cohort.plan(experiment, model["arch"], alpha, replicate, family, n_params_base)
+    cfg = TrainConfig.from_dict({**train, "device": "cuda" if torch.cuda.is_available() else "cpu"})
+    print(f"cohort {experiment} alpha={alpha} replicate={replicate}: {len(cohort.seeds)} models "
+          f"(M_feat={cohort.m_feat}, M_param={cohort.m_param}, params {cohort.n_params} vs base {n_params_base}), "
+          f"mode={cfg.mode}, device={cfg.device}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    provenance = {"experiment": experiment, "arch": model["arch"], "alpha": float(alpha), "model": model,
+                  "in_shape": list(data.in_shape), "n_classes": data.n_classes,
+                  "config_hash": config_hash(model, train, alpha, replicate)}
+
+    def save(models, state):
+        for seed, m in zip(cohort.seeds, models):
+            suffix = ".pt" if state == "trained" else "_init.pt"
+            save_atomic({**provenance, "seed": seed, "state": state, "n_params": count_params(m),
+                         "state_dict": m.state_dict()}, out / cohort.filename(seed, suffix))
+
+    spec = CohortSpec(_builder(model, alpha, data), cohort.seeds, cohort_seed=replicate)
+    x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
+    Path(resume_path).parent.mkdir(parents=True, exist_ok=True)
+    models = train_cohort(spec, x, y, cfg, resume_path=resume_path, on_init=lambda ms: save(ms, "init"))
+    save(models, "trained")
+    xt, yt = torch.from_numpy(data.x_test), torch.from_numpy(data.y_test)
+    accs = [(accuracy(m, x, y), accuracy(m, xt, yt)) for m in models]
+    for seed, (a_train, a_test) in zip(cohort.seeds, accs):
+        print(f"seed {seed}: train accuracy {a_train:.4f}, test accuracy {a_test:.4f}")
+    cohort.save(out)
+    (out / "accuracy.tsv").write_text("seed\ttrain\ttest\n" + "".join(
+        f"{s}\t{a:.6f}\t{b:.6f}\n" for s, (a, b) in zip(cohort.seeds, accs)))
+    for leftover in Path(resume_path).parent.glob(Path(resume_path).name + "*"):
+        leftover.unlink()  # training finished: the resumable snapshots are obsolete
+    return cohort
+
+
+def features_job(dataset_path, checkpoint_dir, out_dir, state: str, *, experiment: str, dataset: str) -> None:
+    """Features (input of the final classifier, eval mode) of every model of a cohort in one state."""
+    data = Dataset.load(dataset_path)
+    cohort = Cohort.load(checkpoint_dir)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    x, xt = torch.from_numpy(data.x_train), torch.from_numpy(data.x_test)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    for seed in cohort.seeds:
+        path = Path(checkpoint_dir) / cohort.filename(seed, ".pt" if state == "trained" else "_init.pt")
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        model_cfg = ckpt["model"]
+        options = {k: v for k, v in model_cfg.items() if k != "arch"}
+        model = build_model(model_cfg["arch"], ckpt["alpha"], tuple(ckpt["in_shape"]), ckpt["n_classes"], **options)
+        model.load_state_dict(ckpt["state_dict"])
+        attrs = {"experiment": experiment, "dataset": dataset, "arch": cohort.arch, "alpha": cohort.alpha,
+                 "seed": seed, "state": state, "n_params": ckpt["n_params"], "config_hash": ckpt["config_hash"],
+                 "checkpoint_sha256": file_sha256(path), "replicate": cohort.replicate}
+        write_feature_file(out / cohort.filename(seed, ".h5"), {
+            "train": (extract_features(model, x, device=device), data.y_train),
+            "test": (extract_features(model, xt, device=device), data.y_test)}, attrs)
+    shutil.copy(Path(checkpoint_dir) / "cohort.json", out / "cohort.json")
+    print(f"wrote {len(cohort.seeds)} feature files ({state}) to {out}")

@@ -1,0 +1,62 @@
+# Paths of every artifact kind (one pattern each) and the helpers that expand them.
+import json
+
+from featspan.cohort_names import alpha_token, experiment_cohorts
+from featspan.figures import FIGURES
+
+EXPERIMENTS = list(config["experiments"])
+STATES = ["trained", "init"]
+
+DATASET = "results/{exp}/dataset.h5"
+CHECKPOINTS = "results/{exp}/checkpoints/a{alpha}_r{rep}"
+RESUME = "results/{exp}/resume/a{alpha}_r{rep}.pt"
+FEATURES = "results/{exp}/features/{state}/a{alpha}_r{rep}"
+SPAN = "results/{exp}/span/{state}/a{alpha}_r{rep}.json"
+PROBE = "results/{exp}/probe/{state}/a{alpha}_r{rep}.json"
+SUMMARY = "results/{exp}/summary/{kind}.csv"
+FIGURE = "results/figures/{name}_{slug}.{ext}"
+LOG = "results/logs/{rule}/{stem}.log"
+BENCH = "results/benchmarks/{rule}/{stem}.tsv"
+
+
+wildcard_constraints:
+    exp="[A-Za-z][A-Za-z0-9_]*",
+    alpha="[0-9]+(_[0-9]+)?",
+    rep="[0-9]+",
+    state="trained|init",
+    kind="span|probe",
+
+
+def canon(obj):
+    """Params with dict keys sorted, so reordering keys in a config file triggers no rerun."""
+    return json.loads(json.dumps(obj, sort_keys=True))
+
+
+def log(rule, stem):
+    return LOG.format(rule=rule, stem=stem)
+
+
+def bench(rule, stem):
+    return BENCH.format(rule=rule, stem=stem)
+
+
+def exp_config(wildcards):
+    return config["experiments"][wildcards.exp]
+
+
+def alpha_value(wildcards):
+    num, _, den = wildcards.alpha.partition("_")
+    return int(num) / int(den or 1)
+
+
+def narrow_cohorts(exp):
+    """(alpha token, replicate) of every alpha < 1 cohort of an experiment."""
+    return [(a, r) for a, r in experiment_cohorts(config["experiments"][exp]) if a != "1"]
+
+
+def base_cohorts(exp):
+    return [(a, r) for a, r in experiment_cohorts(config["experiments"][exp]) if a == "1"]
+
+
+def figure_files(names):
+    return [FIGURE.format(name=n, slug=FIGURES[n]["slug"], ext=ext) for n in names for ext in ("pdf", "png")]

@@ -1,0 +1,18 @@
+rule dataset:
+    output:
+        DATASET,
+    params:
+        dataset=lambda wc: canon(exp_config(wc)["dataset"]),
+        cache_dir=config["cache_dir"],
+    log:
+        log("dataset", "{exp}"),
+    benchmark:
+        bench("dataset", "{exp}")
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../workflow_scripts/dataset.py"

@@ -1,0 +1,25 @@
+# One target rule per figure of the paper: `snakemake fig1` builds just that figure and what it needs.
+for _name, _spec in FIGURES.items():
+
+    rule:
+        name:
+            _name
+        input:
+            [SUMMARY.format(exp=e, kind=_spec["source"]) for e in EXPERIMENTS],
+        output:
+            multiext(f"results/figures/{_name}_{_spec['slug']}", ".pdf", ".png"),
+        params:
+            figure=_name,
+            options={"experiments": EXPERIMENTS},
+        log:
+            log("figures", _name),
+        benchmark:
+            bench("figures", _name)
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=10,
+        conda:
+            "../envs/figures.yaml"
+        script:
+            "../workflow_scripts/figure.py"

@@ -1,0 +1,75 @@
+"""The `featspan` command line: JSON output on any contract files, clear errors."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from featspan.cli import main
+from featspan.span import feature_span_error
+
+
+def _pair(make_features, seed=0, n=300, nt=80):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n + nt, 12)).astype(np.float32)
+    y = (x @ rng.normal(size=(12, 5)) + 0.3 * rng.normal(size=(n + nt, 5))).astype(np.float32)
+    labels = (x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 0)
+    return (make_features("a", x[:n], x[n:], labels[:n], labels[n:]),
+            make_features("b", y[:n], y[n:], labels[:n], labels[n:]))
+
+
+def test_fse_json_matches_library(make_features, capsys):
+    a, b = _pair(make_features)
+    assert main(["fse", "--regressors", str(a), "--targets", str(b), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    ref = feature_span_error([a], [b])
+    assert out["fse"]["validation"] == pytest.approx(ref.fse("validation"))
+    assert out["fse"]["test"] == pytest.approx(ref.fse("test"))
+    assert {"lambda", "n_targets", "n_dead_targets"} <= set(out)
+    assert out["n_targets"] == 5
+
+
+def test_fse_fixed_lambda_without_validation(make_features, capsys):
+    a, b = _pair(make_features)
+    assert main(["fse", "--regressors", str(a), "--targets", str(b), "--lambda", "2.0",
+                 "--validation-fraction", "0", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["lambda"] == 2.0 and list(out["fse"]) == ["test"]
+
+
+def test_probe_json(make_features, capsys):
+    a, _ = _pair(make_features)
+    assert main(["probe", "--features", str(a), "--C", "1.0", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["C"] == 1.0 and 0.5 < out["accuracy"] <= 1.0
+
+
+@pytest.mark.parametrize("problem,expected", [
+    ("missing", "no such feature file"),
+    ("rows", "rows but"),
+    ("nan", "holds NaN or inf"),
+    ("grid", "lambda grid is empty"),
+])
+def test_fse_errors_name_the_problem(make_features, tmp_path, capsys, problem, expected):
+    a, b = _pair(make_features)
+    args = ["fse", "--regressors", str(a), "--targets", str(b), "--json"]
+    if problem == "missing":
+        args[2] = str(tmp_path / "missing.h5")
+    elif problem == "rows":
+        args[4] = str(make_features("short", np.ones((10, 2)), np.ones((80, 2))))
+    elif problem == "nan":
+        bad = np.ones((300, 2))
+        bad[5, 0] = np.inf
+        args[4] = str(make_features("nan", bad, np.ones((80, 2))))
+    elif problem == "grid":
+        args += ["--lambdas", " "]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+
+
+def test_entry_point_starts_without_torch():
+    code = "import sys; from featspan.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

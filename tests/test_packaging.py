@@ -1,0 +1,53 @@
+"""pyproject.toml and envs/*.yaml name the same packages with the same bounds; every rule has an env."""
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONDA_NAMES = {"pytorch": "torch"}          # conda-forge name -> PyPI name
+WORKFLOW_ONLY = {"snakemake", "snakemake-executor-plugin-slurm"}  # run the workflow, not its jobs
+
+
+def _split(requirement: str) -> tuple[str, str]:
+    name, spec = re.match(r"\s*([A-Za-z0-9_.\-]+)\s*(.*)", requirement).groups()
+    return CONDA_NAMES.get(name.lower(), name.lower()), spec.replace(" ", "")
+
+
+def _pyproject():
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    return dict(_split(d) for d in deps)
+
+
+def _env(path):
+    out = {}
+    for dep in yaml.safe_load(path.read_text())["dependencies"]:
+        for item in (dep["pip"] if isinstance(dep, dict) else [dep]):
+            name, spec = _split(item)
+            if name not in ("python", "pip"):
+                out[name] = spec
+    return out
+
+
+def test_envs_match_pyproject():
+    project = _pyproject()
+    envs = {p.name: _env(p) for p in sorted((ROOT / "envs").glob("*.yaml"))}
+    assert envs, "no conda environments"
+    for name, packages in envs.items():
+        for package, spec in packages.items():
+            assert package in project, f"{name}: {package} is not declared in pyproject.toml"
+            assert spec == project[package], f"{name}: {package}{spec} but pyproject.toml says {project[package]}"
+    covered = set().union(*envs.values())
+    assert set(project) - WORKFLOW_ONLY == covered, "pyproject.toml declares packages no env installs"
+
+
+def test_every_rule_names_log_benchmark_resources_and_conda():
+    for smk in (ROOT / "rules").glob("*.smk"):
+        text = smk.read_text()
+        rules = re.split(r"\n(?=\s*rule\b)", text)
+        for block in rules:
+            if not re.match(r"\s*rule\b", block):
+                continue
+            for directive in ("log:", "benchmark:", "resources:", "conda:", "mem_mb=", "runtime="):
+                assert directive in block, f"{smk.name}: a rule lacks {directive}\n{block[:200]}"

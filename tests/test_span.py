@@ -1,0 +1,189 @@
+"""featspan.span against scikit-learn Ridge, a brute-force lambda search and the definitions of method.md."""
+import numpy as np
+import pytest
+from sklearn.linear_model import Ridge
+
+from featspan.h5 import FeatureBank, FeatureFile
+from featspan.span import (FIT, TEST, VALIDATION, CenteredGram, LambdaGrid, RidgeSpan, RowPlan, SpanStatistics,
+                           feature_span_error)
+
+
+def _data(rng, n, p, q, noise=0.5, scale=3.0, shift=2.0):
+    x = rng.normal(size=(n, p)) * scale + shift
+    y = x @ rng.normal(size=(p, q)) / np.sqrt(p) + noise * rng.normal(size=(n, q))
+    return x.astype(np.float32), y.astype(np.float32)
+
+
+def _span(make_features, x, y, n_train, plan, chunk_rows=37):
+    a = make_features("a", x[:n_train], x[n_train:])
+    b = make_features("b", y[:n_train], y[n_train:])
+    bank = FeatureBank([a, b])
+    stats = SpanStatistics.compute(bank, plan, chunk_rows=chunk_rows)
+    return RidgeSpan(stats, [0], [1]), bank
+
+
+def test_centered_gram_matches_numpy_in_chunks():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(503, 7)) * 5 + 100.0  # a large mean tests the cancellation-free merge
+    gram = CenteredGram(7)
+    for start in range(0, 503, 64):
+        gram.update(z[start:start + 64])
+    centered = z - z.mean(0)
+    np.testing.assert_allclose(gram.mean, z.mean(0), rtol=1e-13)
+    np.testing.assert_allclose(gram.comoment, centered.T @ centered, rtol=1e-11)
+
+
+@pytest.mark.parametrize("n,p,q", [(300, 20, 5), (40, 80, 6)])  # n > p and n < p
+@pytest.mark.parametrize("lam", [1e-3, 1.0, 50.0])
+def test_coefficients_match_sklearn_ridge(make_features, n, p, q, lam):
+    rng = np.random.default_rng(1)
+    x, y = _data(rng, n + 30, p, q)
+    span, _ = _span(make_features, x, y, n, RowPlan.regular(n, 30, 0.0))
+    coef = span.coef(lam)
+    ref = Ridge(alpha=lam, solver="svd").fit(x[:n].astype(np.float64), y[:n].astype(np.float64))
+    np.testing.assert_allclose(coef, ref.coef_.T, rtol=1e-8, atol=1e-8 * np.abs(ref.coef_).max())
+    np.testing.assert_allclose(span.intercept(coef), ref.intercept_, rtol=1e-8, atol=1e-8 * np.abs(ref.intercept_).max())
+
+
+def test_duplicate_dead_and_rank_deficient_regressors_match_sklearn(make_features):
+    rng = np.random.default_rng(2)
+    x, y = _data(rng, 230, 10, 4)
+    x = np.hstack([x, x[:, :3], np.zeros((230, 2), np.float32), x[:, :2] @ np.ones((2, 1), np.float32)])
+    span, _ = _span(make_features, x, y, 200, RowPlan.regular(200, 30, 0.0))
+    for lam in (1e-2, 3.0):
+        ref = Ridge(alpha=lam, solver="svd").fit(x[:200].astype(np.float64), y[:200].astype(np.float64))
+        np.testing.assert_allclose(span.coef(lam), ref.coef_.T, rtol=1e-8, atol=1e-9)
+
+
+def test_per_target_lambda_is_broadcast_per_column(make_features):
+    rng = np.random.default_rng(3)
+    x, y = _data(rng, 130, 8, 3)
+    span, _ = _span(make_features, x, y, 100, RowPlan.regular(100, 30, 0.0))
+    lams = np.array([0.1, 10.0, 1000.0])
+    coef = span.coef(lams)
+    for t, lam in enumerate(lams):
+        ref = Ridge(alpha=lam).fit(x[:100].astype(np.float64), y[:100, t].astype(np.float64))
+        np.testing.assert_allclose(coef[:, t], ref.coef_, rtol=1e-8, atol=1e-10)
+
+
+def _brute_force(x, y, fit, val, test, grid, per_target):
+    """Ridge per lambda with scikit-learn, errors on validation rows by the method.md formula."""
+    xf, yf = x[fit].astype(np.float64), y[fit].astype(np.float64)
+    mean_fit = yf.mean(0)
+
+    def err(rows, model):
+        resid = y[rows] - model.predict(x[rows].astype(np.float64))
+        return (resid ** 2).sum(0) / ((y[rows] - mean_fit) ** 2).sum(0)
+
+    models = [Ridge(alpha=lam).fit(xf, yf) for lam in grid]
+    val_err = np.array([err(val, m) for m in models])
+    if per_target:
+        pick = val_err.argmin(0)
+    else:
+        pick = np.full(y.shape[1], val_err.mean(1).argmin())
+    test_err = np.array([err(test, models[k])[t] for t, k in enumerate(pick)])
+    return grid[pick], val_err[pick, np.arange(y.shape[1])], test_err
+
+
+@pytest.mark.parametrize("per_target", [False, True])
+def test_lambda_selection_and_errors_match_brute_force(make_features, per_target):
+    rng = np.random.default_rng(4)
+    n_train, n_test = 400, 120
+    x, y = _data(rng, n_train + n_test, 30, 6, noise=1.0)
+    y[:, 2] *= 10  # targets of different scales
+    plan = RowPlan.regular(n_train, n_test, 0.2, seed=7)
+    span, _ = _span(make_features, x, y, n_train, plan)
+    grid = np.logspace(-2, 4, 9)
+    result, _ = span.run(LambdaGrid(tuple(grid), relative=False), per_target=per_target)
+    roles = plan.roles["train"]
+    fit, val = np.flatnonzero(roles == FIT), np.flatnonzero(roles == VALIDATION)
+    test = n_train + np.arange(n_test)
+    lam, val_err, test_err = _brute_force(x, y, fit, val, test, grid, per_target)
+    np.testing.assert_allclose(result.lambdas, lam)
+    np.testing.assert_allclose(result.errors["validation"], val_err, rtol=1e-8)
+    np.testing.assert_allclose(result.errors["test"], test_err, rtol=1e-8)
+    assert result.fse("validation") == pytest.approx(val_err.mean(), rel=1e-10)
+
+
+def test_dead_targets_are_left_out_and_counted(make_features):
+    rng = np.random.default_rng(5)
+    x, y = _data(rng, 260, 12, 5)
+    y[:, 1] = 0.0    # a dead ReLU unit
+    y[:, 3] = 0.25   # constant, not zero
+    result = feature_span_error([make_features("a", x[:200], x[200:])], [make_features("b", y[:200], y[200:])])
+    assert result.n_dead == 2
+    assert np.isnan(result.errors["test"][[1, 3]]).all()
+    live = [0, 2, 4]
+    assert result.fse("test") == pytest.approx(result.errors["test"][live].mean())
+    assert result.summary()["n_dead_targets"] == 2
+
+
+def test_outlier_rule_drops_targets_with_large_test_error(make_features):
+    rng = np.random.default_rng(6)
+    x, y = _data(rng, 300, 10, 4)
+    y[200:, 0] = y[:200, 0].mean() + 1e-3 * rng.normal(size=100)  # nearly constant on test: huge error
+    y[200:, 0] += 0.5
+    kwargs = dict(lambdas=LambdaGrid((1.0,), relative=False), validation_fraction=0.0, eval_sets=("test",))
+    a, b = make_features("a", x[:200], x[200:]), make_features("b", y[:200], y[200:])
+    kept = feature_span_error([a], [b], outlier_threshold=5.0, **kwargs)
+    everything = feature_span_error([a], [b], **kwargs)
+    assert everything.errors["test"][0] > 5
+    assert kept.outliers().tolist() == [True, False, False, False]
+    assert kept.fse("test") == pytest.approx(everything.errors["test"][1:].mean())
+
+
+def test_chunk_size_does_not_change_results(make_features):
+    rng = np.random.default_rng(7)
+    x, y = _data(rng, 350, 15, 4)
+    plan = RowPlan.regular(300, 50, 0.1, seed=3)
+    results = []
+    for chunk in (7, 64, 10_000):
+        span, _ = _span(make_features, x, y, 300, plan, chunk_rows=chunk)
+        results.append(span.run(LambdaGrid.logspace(1e-4, 1e2, 7))[0])
+    for other in results[1:]:
+        for s in ("validation", "test"):
+            np.testing.assert_allclose(other.errors[s], results[0].errors[s], rtol=1e-10)
+
+
+def test_several_regressor_files_equal_their_concatenation(make_features):
+    rng = np.random.default_rng(8)
+    x, y = _data(rng, 240, 12, 3)
+    a1, a2 = make_features("a1", x[:200, :5], x[200:, :5]), make_features("a2", x[:200, 5:], x[200:, 5:])
+    whole = make_features("a", x[:200], x[200:])
+    b = make_features("b", y[:200], y[200:])
+    split = feature_span_error([a1, a2], [b])
+    joint = feature_span_error([whole], [b])
+    np.testing.assert_allclose(split.errors["test"], joint.errors["test"], rtol=1e-10)
+
+
+def test_residuals_are_targets_minus_sklearn_predictions(make_features, tmp_path):
+    rng = np.random.default_rng(9)
+    x, y = _data(rng, 250, 9, 4)
+    span, bank = _span(make_features, x, y, 200, RowPlan.regular(200, 50, 0.0))
+    coef = span.coef(2.0)
+    span.write_residuals(coef, tmp_path / "r.h5", {"state": "residual"})
+    ref = Ridge(alpha=2.0).fit(x[:200].astype(np.float64), y[:200].astype(np.float64))
+    with FeatureFile(tmp_path / "r.h5") as r:
+        np.testing.assert_allclose(r.features("train"), y[:200] - ref.predict(x[:200].astype(np.float64)), atol=1e-5)
+        np.testing.assert_allclose(r.features("test"), y[200:] - ref.predict(x[200:].astype(np.float64)), atol=1e-5)
+        np.testing.assert_array_equal(r.labels("test"), bank.labels("test"))
+
+
+def test_shuffled_plan_mixes_train_and_test_half_and_half():
+    plan = RowPlan.shuffled(1000, 200, 0.1, seed=0)
+    train, test = plan.roles["train"], plan.roles["test"]
+    fit_like = lambda r: np.isin(r, (FIT, VALIDATION)).sum()  # noqa: E731
+    assert fit_like(train) == fit_like(test) == 100
+    assert (train == TEST).sum() == (test == TEST).sum() == 100
+    assert plan.count(VALIDATION) == 20
+    assert (train != 0).sum() == 200  # only as many training rows as test rows are used
+
+
+def test_fse_is_small_for_a_linear_copy_and_about_one_for_noise(make_features):
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(700, 10)).astype(np.float32)
+    mixed = (x @ rng.normal(size=(10, 10))).astype(np.float32)
+    noise = rng.normal(size=(700, 10)).astype(np.float32)
+    a = make_features("a", x[:500], x[500:])
+    assert feature_span_error([a], [make_features("b", mixed[:500], mixed[500:])]).fse("test") < 1e-4
+    assert 0.9 < feature_span_error([a], [make_features("c", noise[:500], noise[500:])]).fse("test") < 1.2

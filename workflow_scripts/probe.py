@@ -1,0 +1,17 @@
+"""Rule probe: feature performance (linear probes) of the feature sets of one cohort."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 - the workflow's own featspan
+
+from featspan.jobs import start_job, write_json
+
+start_job(snakemake)  # noqa: F821
+
+from featspan.analysis import probe_cohort  # noqa: E402
+
+result = probe_cohort(snakemake.input.features, snakemake.params.probe)  # noqa: F821
+result["state"] = snakemake.wildcards.state  # noqa: F821
+for r in result["records"]:
+    print(r["features"], r["n_models"], r["accuracy"], r["C"])
+write_json(result, snakemake.output[0])  # noqa: F821
