@@ -19,6 +19,7 @@ import numpy as np
 from .cohort import Cohort
 from .h5 import FeatureBank
 from .probe import feature_performance
+from .similarity import debiased_linear_cka, linear_cka, row_norm_products
 from .span import LambdaGrid, RidgeSpan, RowPlan, SpanStatistics
 
 EVAL_SETS = ("validation", "test")
@@ -33,8 +34,14 @@ def lambda_grid(span_cfg: dict) -> LambdaGrid:
     return LambdaGrid.logspace(g["min"], g["max"], g["num"], g["relative"])
 
 
-def span_cohort(base_dir: str | Path, narrow_dir: str | Path, span_cfg: dict) -> dict:
-    """Every FSE and FSG of one narrow cohort against its replicate's base cohort."""
+def span_cohort(base_dir: str | Path, narrow_dir: str | Path, span_cfg: dict, residual_dir: str | Path | None = None,
+                residual_m_choices: Sequence[str] = ("param",)) -> dict:
+    """Every FSE and FSG of one narrow cohort against its replicate's base cohort.
+
+    With ``residual_dir``, also writes the residual features of Definition 2.6 for each M choice:
+    ``over_<m>.h5`` = R(M_alpha^[M] -> M_1) (what the concatenation misses of the base model) and
+    ``low_<m>.h5`` = R(M_1 -> M_alpha^[M]) (what the base model misses of the concatenation).
+    """
     base, narrow = Cohort.load(base_dir), Cohort.load(narrow_dir)
     if base.replicate != narrow.replicate:
         raise ValueError(f"cohorts of different replicates: {base.replicate} and {narrow.replicate}")
@@ -52,15 +59,19 @@ def span_cohort(base_dir: str | Path, narrow_dir: str | Path, span_cfg: dict) ->
     with FeatureBank(paths) as bank:
         plan = RowPlan.regular(bank.n_rows("train"), bank.n_rows("test"),
                                span_cfg["validation_fraction"], span_cfg["split_seed"])
-        stats = SpanStatistics.compute(bank, plan, span_cfg.get("chunk_rows", 4096))
+        stats = SpanStatistics.compute(bank, plan, span_cfg.get("chunk_rows", 4096), span_cfg.get("backend", "auto"))
         solved = {}
 
-        def fse(regressors: str, targets: str):
+        def regression(regressors: str, targets: str):
             key = (regressors, targets)
             if key not in solved:
                 span = RidgeSpan(stats, index[regressors], index[targets])
-                solved[key] = span.run(grid, span_cfg["per_target_lambda"], EVAL_SETS, threshold)[0]
+                result, coef = span.run(grid, span_cfg["per_target_lambda"], EVAL_SETS, threshold)
+                solved[key] = (result, span, coef)
             return solved[key]
+
+        def fse(regressors: str, targets: str):
+            return regression(regressors, targets)[0]
 
         for m_choice in ("feat", "param"):
             concat = f"concat_{m_choice}"
@@ -79,26 +90,66 @@ def span_cohort(base_dir: str | Path, narrow_dir: str | Path, span_cfg: dict) ->
                         "n_outlier_targets": int((first.outliers() | second.outliers()).sum()),
                         "lambda_first": first.summary()["lambda"], "lambda_second": second.summary()["lambda"],
                     })
+        # CKA beside the FSE, from the same statistics (fit rows)
+        products = row_norm_products(stats)
+        pairs = [("concat_param", "M_1"), ("concat_feat", "M_1"), ("M_1'", "M_1"),
+                 ("M_1", "M_alpha"), ("concat_feat", "M_alpha"), ("concat_param", "M_alpha")]
+        similarity = [{"first": a, "second": b, "cka": linear_cka(stats, index[a], index[b]),
+                       "cka_debiased": debiased_linear_cka(stats, index[a], index[b], products)} for a, b in pairs]
+        if residual_dir is not None:
+            Path(residual_dir).mkdir(parents=True, exist_ok=True)
+            attrs = {"experiment": narrow.experiment, "arch": narrow.arch, "alpha": narrow.alpha,
+                     "replicate": narrow.replicate}
+            for m_choice in residual_m_choices:
+                concat = f"concat_{m_choice}"
+                for kind, (regressors, targets) in {"over": (concat, "M_1"), "low": ("M_1", concat)}.items():
+                    _, span, coef = regression(regressors, targets)
+                    span.write_residuals(coef, Path(residual_dir) / f"{kind}_{m_choice}.h5",
+                                         {**attrs, "state": f"residual_{kind}", "regressors": regressors,
+                                          "targets": targets, "m_choice": m_choice})
     return {"experiment": narrow.experiment, "arch": narrow.arch, "alpha": narrow.alpha,
             "replicate": narrow.replicate, "m_feat": narrow.m_feat, "m_param": narrow.m_param,
             "lambda_grid": {**span_cfg["lambdas"]}, "per_target_lambda": span_cfg["per_target_lambda"],
             "validation_fraction": span_cfg["validation_fraction"], "outlier_threshold": threshold,
-            "records": records}
+            "backend": repr(stats.backend), "similarity": similarity, "records": records}
 
 
-def probe_cohort(cohort_dir: str | Path, probe_cfg: dict) -> dict:
-    """FP of the feature sets a cohort provides: M_1 at alpha = 1; one narrow model and both
-    concatenations at alpha < 1."""
+def probe_sets(cohort_dir, base_dir=None, residual_dir=None, residual_m_choices=("param",)) -> dict[str, list[Path]]:
+    """The feature sets probed for one cohort, by name, as lists of files to concatenate.
+
+    alpha = 1: ``base`` (M_1). alpha < 1: ``single`` (one M_alpha), ``concat_feat``, ``concat_param``,
+    and with residuals, for each M choice m (Figure 4, Table 3): ``concat_<m>+over`` = [F(M_alpha^[M]),
+    R_over], ``base+low_<m>`` = [F(M_1), R_low], ``over_<m>`` = R_over and ``low_<m>`` = R_low alone.
+    """
     cohort = Cohort.load(cohort_dir)
-    groups = ["base"] if cohort.is_base else ["single", "concat_feat", "concat_param"]
+    if cohort.is_base:
+        return {"base": feature_paths(cohort_dir, cohort, cohort.group("base"))}
+    sets = {name: feature_paths(cohort_dir, cohort, cohort.group(name))
+            for name in ("single", "concat_feat", "concat_param")}
+    if residual_dir is not None:
+        base = Cohort.load(base_dir)
+        base_paths = feature_paths(base_dir, base, base.group("base"))
+        for m in residual_m_choices:
+            over, low = Path(residual_dir) / f"over_{m}.h5", Path(residual_dir) / f"low_{m}.h5"
+            sets[f"concat_{m}+over"] = sets[f"concat_{m}"] + [over]
+            sets[f"base+low_{m}"] = base_paths + [low]
+            sets[f"over_{m}"] = [over]
+            sets[f"low_{m}"] = [low]
+    return sets
+
+
+def probe_cohort(cohort_dir: str | Path, probe_cfg: dict, base_dir=None, residual_dir=None,
+                 residual_m_choices: Sequence[str] = ("param",)) -> dict:
+    """FP (test accuracy of a linear probe) of every feature set of :func:`probe_sets`."""
+    cohort = Cohort.load(cohort_dir)
     records = []
-    for name in groups:
-        with FeatureBank(feature_paths(cohort_dir, cohort, cohort.group(name))) as bank:
+    for name, paths in probe_sets(cohort_dir, base_dir, residual_dir, residual_m_choices).items():
+        with FeatureBank(paths) as bank:
             result = feature_performance(bank.read("train"), bank.labels("train"), bank.read("test"),
                                          bank.labels("test"), C=probe_cfg.get("C"), C_grid=probe_cfg["C_grid"],
                                          validation_fraction=probe_cfg["validation_fraction"],
                                          split_seed=probe_cfg["split_seed"], max_iter=probe_cfg["max_iter"])
-        records.append({"features": name, "n_models": len(cohort.group(name)), **result.summary()})
+        records.append({"features": name, "n_files": len(paths), **result.summary()})
     return {"experiment": cohort.experiment, "arch": cohort.arch, "alpha": cohort.alpha,
             "replicate": cohort.replicate, "m_feat": cohort.m_feat, "m_param": cohort.m_param, "records": records}
 

@@ -35,7 +35,8 @@ def cmd_fse(args) -> dict:
     result = feature_span_error(args.regressors, args.targets, lambdas=_lambda_grid(args),
                                 per_target=args.per_target_lambda, validation_fraction=args.validation_fraction,
                                 split_seed=args.split_seed, eval_sets=eval_sets, shuffled=args.shuffled,
-                                outlier_threshold=args.outlier_threshold, chunk_rows=args.chunk_rows)
+                                outlier_threshold=args.outlier_threshold, chunk_rows=args.chunk_rows,
+                                backend=args.backend, cka=args.cka)
     out = result.summary()
     out.update(regressors=args.regressors, targets=args.targets, shuffled=args.shuffled)
     return out
@@ -76,7 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     fse.add_argument("--shuffled", action="store_true", help="Appendix D.4: fit and evaluate on a train/test mix")
     fse.add_argument("--outlier-threshold", type=float, default=None,
                      help="leave out targets with test error above this (Appendix D.3)")
-    fse.add_argument("--chunk-rows", type=int, default=4096)
+    fse.add_argument("--chunk-rows", type=int, default=4096, help="rows read per chunk (bounds memory)")
+    fse.add_argument("--backend", choices=("auto", "numpy", "torch"), default="auto",
+                     help="float64 statistics with numpy, or torch (GPU when available); auto: torch on a GPU")
+    fse.add_argument("--cka", action="store_true", help="also report linear CKA, plain and debiased (fit rows)")
     fse.add_argument("--json", action="store_true", help="print one JSON object")
     fse.set_defaults(func=cmd_fse)
 

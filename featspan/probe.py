@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-import torch
 
 DEFAULT_C_GRID = tuple(float(c) for c in np.logspace(-4, 1, 6))
 
@@ -47,7 +46,7 @@ class LogisticProbe:
     """
 
     def __init__(self, C: float = 1.0, max_iter: int = 500, tol: float = 1e-5, ftol: float = 1e-8,
-                 device: str | None = None, dtype: torch.dtype = torch.float32, standardize: bool = True):
+                 device: str | None = None, dtype: str = "float32", standardize: bool = True):
         if not C > 0:
             raise ValueError(f"C must be positive, got {C}")
         self.C = C
@@ -58,10 +57,12 @@ class LogisticProbe:
         self.dtype = dtype
         self.standardize = standardize
 
-    def _device(self) -> torch.device:
+    def _device(self) -> str:
+        """The device to solve on: as given, else a GPU when torch sees one, else the CPU."""
         if self.device is not None:
-            return torch.device(self.device)
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            return str(self.device)
+        from .device import cuda_available
+        return "cuda" if cuda_available() else "cpu"
 
     def fit(self, x: np.ndarray, y: np.ndarray, warm_start: tuple[np.ndarray, np.ndarray] | None = None):
         y = np.asarray(y)
@@ -74,7 +75,7 @@ class LogisticProbe:
         else:
             w0, b0 = np.zeros((d, k)), np.zeros(k)
         device = self._device()
-        if device.type == "cpu":
+        if device == "cpu":
             weight, bias = self._fit_numpy(xs, codes, k, w0, b0)
         else:
             weight, bias = self._fit_torch(xs, codes, device, w0, b0)
@@ -123,10 +124,13 @@ class LogisticProbe:
         return precond @ res.x[: d * k].reshape(d, k), res.x[d * k:]
 
     def _fit_torch(self, xs, codes, device, w0, b0):
-        xt = torch.as_tensor(xs, device=device, dtype=self.dtype)
+        import torch
+
+        dtype = getattr(torch, self.dtype)
+        xt = torch.as_tensor(xs, device=device, dtype=dtype)
         yt = torch.as_tensor(codes, device=device, dtype=torch.long)
-        weight = torch.tensor(w0, device=device, dtype=self.dtype, requires_grad=True)
-        bias = torch.tensor(b0, device=device, dtype=self.dtype, requires_grad=True)
+        weight = torch.tensor(w0, device=device, dtype=dtype, requires_grad=True)
+        bias = torch.tensor(b0, device=device, dtype=dtype, requires_grad=True)
         n = xt.shape[0]
         penalty = 1.0 / (2.0 * self.C * n)  # C * sum CE + |W|^2/2, divided by C n
         optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=self.max_iter, tolerance_grad=self.tol,

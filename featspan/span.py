@@ -36,6 +36,47 @@ EVAL_ROLES = {"validation": VALIDATION, "test": TEST}
 DEFAULT_CHUNK_ROWS = 4096
 
 
+class Backend:
+    """Where the float64 heavy lifting runs: numpy on the CPU, or torch (a GPU when there is one).
+
+    Only the three hot spots go through it: accumulating the cross-product matrix, the
+    eigendecomposition of X'X, and the per-lambda validation predictions. Everything else is numpy.
+    """
+
+    def __init__(self, name: str = "auto", device: str | None = None):
+        if name == "auto":
+            name = "torch" if _cuda_available() else "numpy"
+        if name not in ("numpy", "torch"):
+            raise ValueError(f"unknown backend {name!r} (numpy, torch or auto)")
+        self.name = name
+        if name == "torch":
+            import torch
+            self.torch = torch
+            self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+    def asarray(self, array: np.ndarray):
+        if self.name == "numpy":
+            return np.asarray(array, dtype=np.float64)
+        return self.torch.as_tensor(np.ascontiguousarray(array), dtype=self.torch.float64, device=self.device)
+
+    def to_numpy(self, array) -> np.ndarray:
+        return array if self.name == "numpy" else array.cpu().numpy()
+
+    def eigh(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.name == "numpy":
+            return np.linalg.eigh(matrix)
+        vals, vecs = self.torch.linalg.eigh(self.asarray(matrix))
+        return self.to_numpy(vals), self.to_numpy(vecs)
+
+    def __repr__(self) -> str:
+        return self.name if self.name == "numpy" else f"torch:{self.device}"
+
+
+def _cuda_available() -> bool:
+    from .device import cuda_available
+    return cuda_available()
+
+
 # --------------------------------------------------------------------------------------------- rows
 @dataclass
 class RowPlan:
@@ -102,28 +143,44 @@ class CenteredGram:
     as centering with the exact mean (no ``Z'Z - n mean mean'`` cancellation).
     """
 
-    def __init__(self, dim: int):
+    def __init__(self, dim: int, backend: Backend | None = None):
+        self.backend = backend or Backend("numpy")
         self.n = 0
-        self.mean = np.zeros(dim)
-        self.comoment = np.zeros((dim, dim))
+        self._mean = self.backend.asarray(np.zeros(dim))
+        self._comoment = self.backend.asarray(np.zeros((dim, dim)))
+        self._host = None
 
     def update(self, block: np.ndarray) -> None:
         nb = block.shape[0]
         if nb == 0:
             return
-        block_mean = block.mean(axis=0)
+        self._host = None
+        block = self.backend.asarray(block)
+        block_mean = block.mean(0)
         centered = block - block_mean
         chunk_comoment = centered.T @ centered  # numpy dispatches A'A to a symmetric rank-k update
         if self.n == 0:
-            self.comoment[...] = chunk_comoment
-            self.mean[...] = block_mean
+            self._comoment[...] = chunk_comoment
+            self._mean[...] = block_mean
         else:
             n = self.n + nb
-            delta = block_mean - self.mean
-            self.comoment += chunk_comoment
-            self.comoment += np.outer(delta, delta * (self.n * nb / n))
-            self.mean += delta * (nb / n)
+            delta = block_mean - self._mean
+            self._comoment += chunk_comoment
+            self._comoment += delta[:, None] * (delta * (self.n * nb / n))[None, :]
+            self._mean += delta * (nb / n)
         self.n += nb
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.backend.to_numpy(self._mean)
+
+    @property
+    def comoment(self) -> np.ndarray:
+        if self.backend.name == "numpy":
+            return self._comoment
+        if self._host is None:
+            self._host = self.backend.to_numpy(self._comoment)  # copied to the host once, when complete
+        return self._host
 
 
 @dataclass
@@ -134,10 +191,13 @@ class SpanStatistics:
     plan: RowPlan
     gram: CenteredGram
     chunk_rows: int = DEFAULT_CHUNK_ROWS
+    backend: Backend = field(default_factory=Backend)
 
     @classmethod
-    def compute(cls, bank: FeatureBank, plan: RowPlan, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> "SpanStatistics":
-        gram = CenteredGram(bank.dim)
+    def compute(cls, bank: FeatureBank, plan: RowPlan, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                backend: Backend | str = "numpy") -> "SpanStatistics":
+        backend = backend if isinstance(backend, Backend) else Backend(backend)
+        gram = CenteredGram(bank.dim, backend)
         for split, roles in plan.roles.items():
             if not np.any(roles == FIT):
                 continue
@@ -146,7 +206,7 @@ class SpanStatistics:
                 gram.update(block if fit.all() else block[fit])
         if gram.n < 2:
             raise ValueError(f"the regression needs at least 2 fit rows, got {gram.n}")
-        return cls(bank, plan, gram, chunk_rows)
+        return cls(bank, plan, gram, chunk_rows, backend)
 
 
 # ------------------------------------------------------------------------------------------- lambdas
@@ -187,6 +247,7 @@ class SpanResult:
     outlier_threshold: float | None = None
     n_fit: int = 0
     n_eval: dict[str, int] = field(default_factory=dict)
+    similarity: dict[str, float] = field(default_factory=dict)  # optional CKA of the same two sets
 
     @property
     def n_targets(self) -> int:
@@ -223,6 +284,7 @@ class SpanResult:
             "outlier_threshold": self.outlier_threshold,
             "n_fit_rows": self.n_fit,
             "n_eval_rows": dict(self.n_eval),
+            **self.similarity,
         }
 
 
@@ -251,7 +313,7 @@ class RidgeSpan:
         self.mean_x, self.mean_y = gram.mean[rx], gram.mean[ry]
         xtx = gram.comoment[np.ix_(rx, rx)]
         self.xtx_trace = float(np.trace(xtx))
-        eigvals, self.eigvecs = np.linalg.eigh(xtx)
+        eigvals, self.eigvecs = stats.backend.eigh(xtx)
         self.eigvals = np.clip(eigvals, 0.0, None)  # X'X is PSD; clip round-off negatives
         self.z = self.eigvecs.T @ gram.comoment[np.ix_(rx, ry)]  # V' X'Y
         self.dead = is_dead(self.mean_y, np.diag(gram.comoment)[ry], gram.n)
@@ -290,17 +352,20 @@ class RidgeSpan:
     def validation_errors(self, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """Sum of squared errors on the validation rows for every (lambda, target), and the
         denominators ``sum (Y_t - mean_fit)^2``."""
-        sse = np.zeros((grid.size, self.q))
-        denom = np.zeros(self.q)
+        be = self.stats.backend
+        sse = be.asarray(np.zeros((grid.size, self.q)))
+        denom = be.asarray(np.zeros(self.q))
+        eigvecs, z, eigvals = be.asarray(self.eigvecs), be.asarray(self.z), be.asarray(self.eigvals)
         n = 0
         for xc, yc in self._eval_chunks(VALIDATION):
-            projected = xc @ self.eigvecs  # rotate once into the eigenbasis, reuse for every lambda
-            denom += np.einsum("ij,ij->j", yc, yc)
+            xc, yc = be.asarray(xc), be.asarray(yc)
+            projected = xc @ eigvecs  # rotate once into the eigenbasis, reuse for every lambda
+            denom += (yc * yc).sum(0)
             for k, lam in enumerate(grid):
-                resid = yc - projected @ (self.z / (self.eigvals + lam)[:, None])
-                sse[k] += np.einsum("ij,ij->j", resid, resid)
+                resid = yc - projected @ (z / (eigvals + float(lam))[:, None])
+                sse[k] += (resid * resid).sum(0)
             n += xc.shape[0]
-        return sse, denom, n
+        return be.to_numpy(sse), be.to_numpy(denom), n
 
     def errors_at(self, coef: np.ndarray, role: int) -> tuple[np.ndarray, int]:
         """Per-target normalized error ``e_t`` on the rows with this role."""
@@ -382,18 +447,24 @@ def _normalized(sse: np.ndarray, denom: np.ndarray) -> np.ndarray:
 def feature_span_error(regressor_paths: Sequence, target_paths: Sequence, *, lambdas=None,
                        per_target: bool = False, validation_fraction: float = 0.1, split_seed: int = 0,
                        eval_sets: Sequence[str] = ("validation", "test"), shuffled: bool = False,
-                       outlier_threshold: float | None = None,
-                       chunk_rows: int = DEFAULT_CHUNK_ROWS) -> SpanResult:
-    """FSE(regressors -> targets) of feature files in the contract layout (the ``featspan fse`` engine)."""
+                       outlier_threshold: float | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                       backend: str = "numpy", cka: bool = False) -> SpanResult:
+    """FSE(regressors -> targets) of feature files in the contract layout (the ``featspan fse`` engine).
+
+    With ``cka``, ``result.similarity`` holds the plain and debiased linear CKA of the two sets."""
     paths = list(regressor_paths) + list(target_paths)
     with FeatureBank(paths) as bank:
         make_plan = RowPlan.shuffled if shuffled else RowPlan.regular
         plan = make_plan(bank.n_rows("train"), bank.n_rows("test"), validation_fraction, split_seed)
-        stats = SpanStatistics.compute(bank, plan, chunk_rows)
+        stats = SpanStatistics.compute(bank, plan, chunk_rows, backend)
         n_reg = len(regressor_paths)
         span = RidgeSpan(stats, range(n_reg), range(n_reg, len(paths)))
         grid = default_lambda_grid() if lambdas is None else lambdas
         result, _ = span.run(grid, per_target, eval_sets, outlier_threshold)
+        if cka:
+            from .similarity import debiased_linear_cka, linear_cka
+            result.similarity = {"cka": linear_cka(stats, span.regressor_files, span.target_files),
+                                 "cka_debiased": debiased_linear_cka(stats, span.regressor_files, span.target_files)}
         return result
 
 

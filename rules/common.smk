@@ -12,6 +12,7 @@ CHECKPOINTS = "results/{exp}/checkpoints/a{alpha}_r{rep}"
 RESUME = "results/{exp}/resume/a{alpha}_r{rep}.pt"
 FEATURES = "results/{exp}/features/{state}/a{alpha}_r{rep}"
 SPAN = "results/{exp}/span/{state}/a{alpha}_r{rep}.json"
+RESIDUALS = "results/{exp}/residuals/{state}/a{alpha}_r{rep}"
 PROBE = "results/{exp}/probe/{state}/a{alpha}_r{rep}.json"
 SUMMARY = "results/{exp}/summary/{kind}.csv"
 FIGURE = "results/figures/{name}_{slug}.{ext}"
@@ -56,6 +57,12 @@ def narrow_cohorts(exp):
 
 def base_cohorts(exp):
     return [(a, r) for a, r in experiment_cohorts(config["experiments"][exp]) if a == "1"]
+
+
+def smallest_alpha_cohorts(exp):
+    """The cohorts of the smallest alpha (Table 3 probes its residuals and random-init features)."""
+    smallest = alpha_token(min(config["experiments"][exp]["alphas"]))
+    return [(a, r) for a, r in experiment_cohorts(config["experiments"][exp]) if a == smallest]
 
 
 def figure_files(names):

@@ -1,6 +1,15 @@
+def probe_inputs(wc):
+    """A narrow cohort's trained probes also read the base model and the residuals (Figure 4, Table 3)."""
+    inputs = {"features": FEATURES.format(**wc)}
+    if wc.alpha != "1" and wc.state == "trained":
+        inputs["base"] = FEATURES.format(exp=wc.exp, state=wc.state, alpha="1", rep=wc.rep)
+        inputs["residuals"] = RESIDUALS.format(**wc)
+    return inputs
+
+
 rule probe:
     input:
-        features=FEATURES,
+        unpack(probe_inputs),
     output:
         PROBE,
     params:
@@ -24,6 +33,10 @@ rule summarize_probe:
         lambda wc: [
             PROBE.format(exp=wc.exp, state="trained", alpha=a, rep=r)
             for a, r in base_cohorts(wc.exp) + narrow_cohorts(wc.exp)
+        ]
+        + [
+            PROBE.format(exp=wc.exp, state="init", alpha=a, rep=r)
+            for a, r in base_cohorts(wc.exp) + smallest_alpha_cohorts(wc.exp)
         ],
     output:
         SUMMARY.replace("{kind}", "probe"),

@@ -3,9 +3,11 @@ rule span:
         base=FEATURES.replace("{alpha}", "1"),
         narrow=FEATURES,
     output:
-        SPAN,
+        json=SPAN,
+        residuals=directory(RESIDUALS),
     params:
         span=canon(config["span"]),
+        residual_m_choices=config["probe"]["residual_m_choices"],
     log:
         log("span", "{exp}/{state}/a{alpha}_r{rep}"),
     benchmark:

@@ -73,3 +73,10 @@ def test_entry_point_starts_without_torch():
     code = "import sys; from featspan.cli import build_parser; build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_fse_reports_cka_on_request(make_features, capsys):
+    a, b = _pair(make_features)
+    assert main(["fse", "--regressors", str(a), "--targets", str(b), "--cka", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert 0 < out["cka"] <= 1 and 0 < out["cka_debiased"] <= 1

@@ -187,3 +187,20 @@ def test_fse_is_small_for_a_linear_copy_and_about_one_for_noise(make_features):
     a = make_features("a", x[:500], x[500:])
     assert feature_span_error([a], [make_features("b", mixed[:500], mixed[500:])]).fse("test") < 1e-4
     assert 0.9 < feature_span_error([a], [make_features("c", noise[:500], noise[500:])]).fse("test") < 1.2
+
+
+def test_torch_backend_matches_numpy(make_features):
+    """The torch backend (float64; a GPU when present, else the CPU) gives the same results within 1e-8."""
+    rng = np.random.default_rng(11)
+    x, y = _data(rng, 500, 40, 7)
+    plan = RowPlan.regular(400, 100, 0.15, seed=2)
+    a, b = make_features("a", x[:400], x[400:]), make_features("b", y[:400], y[400:])
+    out = {}
+    for backend in ("numpy", "torch"):
+        stats = SpanStatistics.compute(FeatureBank([a, b]), plan, chunk_rows=64, backend=backend)
+        out[backend] = RidgeSpan(stats, [0], [1]).run(LambdaGrid.logspace(1e-5, 1e3, 11), per_target=True)
+    (ref, ref_coef), (got, got_coef) = out["numpy"], out["torch"]
+    np.testing.assert_allclose(got_coef, ref_coef, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(got.lambdas, ref.lambdas)
+    for s in ("validation", "test"):
+        np.testing.assert_allclose(got.errors[s], ref.errors[s], rtol=1e-8)

@@ -10,8 +10,10 @@ start_job(snakemake)  # noqa: F821
 
 from featspan.analysis import probe_cohort  # noqa: E402
 
-result = probe_cohort(snakemake.input.features, snakemake.params.probe)  # noqa: F821
+inputs, cfg = snakemake.input, snakemake.params.probe  # noqa: F821
+result = probe_cohort(inputs.features, cfg, base_dir=inputs.get("base"), residual_dir=inputs.get("residuals"),
+                      residual_m_choices=cfg["residual_m_choices"])
 result["state"] = snakemake.wildcards.state  # noqa: F821
 for r in result["records"]:
-    print(r["features"], r["n_models"], r["accuracy"], r["C"])
+    print(r["features"], r["n_features"], r["accuracy"], r["C"])
 write_json(result, snakemake.output[0])  # noqa: F821

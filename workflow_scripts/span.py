@@ -10,8 +10,10 @@ start_job(snakemake)  # noqa: F821
 
 from featspan.analysis import span_cohort  # noqa: E402
 
-result = span_cohort(snakemake.input.base, snakemake.input.narrow, snakemake.params.span)  # noqa: F821
+result = span_cohort(snakemake.input.base, snakemake.input.narrow, snakemake.params.span,  # noqa: F821
+                     residual_dir=snakemake.output.residuals,  # noqa: F821
+                     residual_m_choices=snakemake.params.residual_m_choices)  # noqa: F821
 result["state"] = snakemake.wildcards.state  # noqa: F821
 for r in result["records"]:
     print({k: r[k] for k in ("direction", "m_choice", "eval", "fse_first", "fse_second", "fsg")})
-write_json(result, snakemake.output[0])  # noqa: F821
+write_json(result, snakemake.output.json)  # noqa: F821

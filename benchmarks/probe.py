@@ -1,0 +1,96 @@
+"""Time featspan's linear probe against scikit-learn's LogisticRegression (lbfgs) at the same C; print JSON.
+
+Data: n rows of d correlated, ReLU-like features and 10 classes, tuned to a hard problem (about 60 %
+test accuracy). Peers: ``featspan probe --C C`` from the command line (end to end), the solver alone
+(in process), and LogisticRegression(C=C) on the same standardized rows, at its default iteration cap
+and converged (``--sklearn-max-iter``). Medians over ``--repeats`` runs.
+
+    python benchmarks/probe.py                                # the issue's size: n=30000, d=1024
+    python benchmarks/probe.py --n 5000 --d 256 --repeats 1   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from featspan.h5 import write_feature_file  # noqa: E402
+from featspan.probe import LogisticProbe, Standardizer  # noqa: E402
+
+
+def make_problem(n: int, n_test: int, d: int, k: int = 10, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    latent = 48
+    centers = rng.normal(size=(k, latent)) * 0.16
+    mix = rng.normal(size=(latent, d)) / np.sqrt(latent)
+    labels = rng.integers(0, k, n + n_test)
+    z = centers[labels] + rng.normal(size=(n + n_test, latent))
+    x = np.maximum(z @ mix + 0.7 * rng.normal(size=(n + n_test, d)), 0) * rng.uniform(0.2, 5, size=d)
+    return x[:n].astype(np.float32), labels[:n], x[n:].astype(np.float32), labels[n:]
+
+
+def timed(fn, repeats):
+    times, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=30_000)
+    ap.add_argument("--n-test", type=int, default=5_000)
+    ap.add_argument("--d", type=int, default=1024)
+    ap.add_argument("--C", type=float, default=0.01)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--sklearn-max-iter", type=int, default=1000, help="cap for the converged sklearn run")
+    args = ap.parse_args()
+
+    x, y, xt, yt = make_problem(args.n, args.n_test, args.d)
+    report = {"n": args.n, "n_test": args.n_test, "d": args.d, "classes": 10, "C": args.C}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "features.h5"
+        write_feature_file(path, {"train": (x, y), "test": (xt, yt)}, {})
+        cmd = [sys.executable, "-m", "featspan.cli", "probe", "--features", str(path), "--C", str(args.C), "--json"]
+        cli_time, run = timed(lambda: subprocess.run(cmd, capture_output=True, text=True, check=True), args.repeats)
+    report["featspan_cli_seconds"] = round(cli_time, 3)
+    report["featspan_cli_accuracy"] = json.loads(run.stdout)["accuracy"]
+
+    solver_time, probe = timed(lambda: LogisticProbe(C=args.C).fit(x, y), args.repeats)
+    report["featspan_solver_seconds"] = round(solver_time, 3)
+    report["featspan_solver_iterations"] = probe.n_iter_
+    report["featspan_accuracy"] = probe.score(xt, yt)
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
+    scaler = Standardizer.fit(x)
+    xs, xts = scaler.transform(x, np.float64), scaler.transform(xt, np.float64)
+    for label, max_iter in (("sklearn_default", 100), ("sklearn_converged", args.sklearn_max_iter)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            t, model = timed(lambda: LogisticRegression(C=args.C, max_iter=max_iter).fit(xs, y), 1)
+        report[f"{label}_seconds"] = round(t, 3)
+        report[f"{label}_iterations"] = int(np.max(model.n_iter_))
+        report[f"{label}_accuracy"] = model.score(xts, yt)
+        report[f"speedup_cli_vs_{label}"] = round(t / cli_time, 2)
+        report[f"speedup_solver_vs_{label}"] = round(t / solver_time, 2)
+        report[f"accuracy_gap_points_vs_{label}"] = round(100 * (report["featspan_accuracy"] - model.score(xts, yt)), 2)
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
