@@ -38,7 +38,7 @@ def row_norm_products(stats: SpanStatistics) -> np.ndarray:
             continue
         for start, block in bank.iter_chunks(split, stats.chunk_rows):
             fit = roles[start:start + block.shape[0]] == FIT
-            centered = block[fit] - stats.gram.mean
+            centered = block[fit] - stats.gram.mean  # fit rows about the fit mean
             norms = np.stack([np.einsum("ij,ij->i", centered[:, cols], centered[:, cols]) for cols in bank.blocks], 1)
             out += norms.T @ norms
     return out

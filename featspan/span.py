@@ -62,6 +62,9 @@ class Backend:
     def to_numpy(self, array) -> np.ndarray:
         return array if self.name == "numpy" else array.cpu().numpy()
 
+    def asarray_index(self, mask: np.ndarray):
+        return mask if self.name == "numpy" else self.torch.as_tensor(mask, device=self.device)
+
     def eigh(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.name == "numpy":
             return np.linalg.eigh(matrix)
@@ -136,60 +139,110 @@ def _check_fraction(fraction: float) -> None:
 
 
 # ---------------------------------------------------------------------------------------- statistics
-class CenteredGram:
-    """Running mean and centered cross-product ``sum_i (z_i - mean)(z_i - mean)'`` in float64.
+@dataclass
+class Moments:
+    """Row count, sum and cross-product of rows shifted by a common point ``shift``:
+    ``s = sum_i (z_i - shift)`` and ``S = sum_i (z_i - shift)(z_i - shift)'``."""
 
-    Chunks merge with the pairwise update of Chan, Golub and LeVeque, so the result is as accurate
-    as centering with the exact mean (no ``Z'Z - n mean mean'`` cancellation).
-    """
-
-    def __init__(self, dim: int, backend: Backend | None = None):
-        self.backend = backend or Backend("numpy")
-        self.n = 0
-        self._mean = self.backend.asarray(np.zeros(dim))
-        self._comoment = self.backend.asarray(np.zeros((dim, dim)))
-        self._host = None
-
-    def update(self, block: np.ndarray) -> None:
-        nb = block.shape[0]
-        if nb == 0:
-            return
-        self._host = None
-        block = self.backend.asarray(block)
-        block_mean = block.mean(0)
-        centered = block - block_mean
-        chunk_comoment = centered.T @ centered  # numpy dispatches A'A to a symmetric rank-k update
-        if self.n == 0:
-            self._comoment[...] = chunk_comoment
-            self._mean[...] = block_mean
-        else:
-            n = self.n + nb
-            delta = block_mean - self._mean
-            self._comoment += chunk_comoment
-            self._comoment += delta[:, None] * (delta * (self.n * nb / n))[None, :]
-            self._mean += delta * (nb / n)
-        self.n += nb
+    n: int
+    s: np.ndarray
+    S: np.ndarray
+    shift: np.ndarray
 
     @property
     def mean(self) -> np.ndarray:
-        return self.backend.to_numpy(self._mean)
+        return self.shift + self.s / max(self.n, 1)
 
-    @property
-    def comoment(self) -> np.ndarray:
-        if self.backend.name == "numpy":
-            return self._comoment
-        if self._host is None:
-            self._host = self.backend.to_numpy(self._comoment)  # copied to the host once, when complete
-        return self._host
+    def about(self, point: np.ndarray, rows: np.ndarray | slice = slice(None),
+              cols: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """``sum_i (z_i - point)[rows] (z_i - point)[cols]'``, from the shifted sums (no data pass)."""
+        d = point - self.shift
+        return (self.S[np.ix_(rows, cols)] if not isinstance(rows, slice) else self.S[rows, cols]) \
+            - np.outer(self.s[rows], d[cols]) - np.outer(d[rows], self.s[cols]) + self.n * np.outer(d[rows], d[cols])
+
+    def diag_about(self, point: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        d = (point - self.shift)[cols]
+        return np.diag(self.S)[cols] - 2 * self.s[cols] * d + self.n * d * d
+
+
+class RoleMoments:
+    """One pass over a bank's rows accumulating :class:`Moments` for each row role (fit, validation,
+    test) at once.
+
+    Rows are shifted by the first chunk's mean (in place, in the float64 read buffer), so the
+    cross-products carry no catastrophic cancellation and no chunk is copied for centering. Within
+    a chunk the role with most rows is obtained as the chunk's whole cross-product minus the others,
+    so a 90/10 fit/validation split costs one symmetric rank-k update plus a 10 % one.
+    """
+
+    def __init__(self, dim: int, backend: Backend):
+        self.backend = backend
+        self.dim = dim
+        self.shift = None
+        self.n = {}
+        self.s = {}
+        self.S = {}
+
+    def _add(self, role: int, n: int, s, S) -> None:
+        if role not in self.n:
+            self.n[role] = 0
+            self.s[role] = self.backend.asarray(np.zeros(self.dim))
+            self.S[role] = self.backend.asarray(np.zeros((self.dim, self.dim)))
+        self.n[role] += n
+        self.s[role] += s
+        self.S[role] += S
+
+    def update(self, block: np.ndarray, roles: np.ndarray) -> None:
+        present, counts = np.unique(roles, return_counts=True)
+        if self.shift is None:
+            self.shift = block.mean(axis=0)
+            self._shift = self.backend.asarray(self.shift)
+        w = self.backend.asarray(block)
+        w -= self._shift                        # in place: numpy's buffer is already float64
+        if len(present) == 1:
+            self._add(int(present[0]), w.shape[0], w.sum(0), w.T @ w)
+            return
+        dominant = int(present[np.argmax(counts)])
+        total, total_s = w.T @ w, w.sum(0)
+        for role in present:
+            if role == dominant:
+                continue
+            part = w[self.backend.asarray_index(roles == role)]
+            part_S, part_s = part.T @ part, part.sum(0)
+            self._add(int(role), part.shape[0], part_s, part_S)
+            total -= part_S
+            total_s -= part_s
+        self._add(dominant, int(counts[np.argmax(counts)]), total_s, total)
+
+    def moments(self, role: int) -> Moments | None:
+        if role not in self.n:
+            return None
+        return Moments(self.n[role], self.backend.to_numpy(self.s[role]), self.backend.to_numpy(self.S[role]),
+                       self.shift)
+
+
+class FitGram:
+    """The fit part's mean and centered cross-product, the view the regressions and CKA read."""
+
+    def __init__(self, moments: Moments):
+        self.n = moments.n
+        self.mean = moments.mean
+        self.comoment = moments.about(self.mean)
 
 
 @dataclass
 class SpanStatistics:
-    """Fit-part statistics of every column of a feature bank, shared by all regressions between its files."""
+    """Statistics of every column of a feature bank on each row role, from one pass over the data.
+
+    ``gram`` holds the fit part (mean, centered cross-product); ``moments[role]`` the validation and
+    test rows, so that every regression between any files of the bank, and its errors on every
+    evaluation set, come from sub-blocks without touching the data again.
+    """
 
     bank: FeatureBank
     plan: RowPlan
-    gram: CenteredGram
+    gram: FitGram
+    moments: dict[int, Moments]
     chunk_rows: int = DEFAULT_CHUNK_ROWS
     backend: Backend = field(default_factory=Backend)
 
@@ -197,16 +250,22 @@ class SpanStatistics:
     def compute(cls, bank: FeatureBank, plan: RowPlan, chunk_rows: int = DEFAULT_CHUNK_ROWS,
                 backend: Backend | str = "numpy") -> "SpanStatistics":
         backend = backend if isinstance(backend, Backend) else Backend(backend)
-        gram = CenteredGram(bank.dim, backend)
+        acc = RoleMoments(bank.dim, backend)
         for split, roles in plan.roles.items():
-            if not np.any(roles == FIT):
+            if not np.any(roles != NONE):
                 continue
             for start, block in bank.iter_chunks(split, chunk_rows):
-                fit = roles[start:start + block.shape[0]] == FIT
-                gram.update(block if fit.all() else block[fit])
-        if gram.n < 2:
-            raise ValueError(f"the regression needs at least 2 fit rows, got {gram.n}")
-        return cls(bank, plan, gram, chunk_rows, backend)
+                chunk_roles = roles[start:start + block.shape[0]]
+                keep = chunk_roles != NONE
+                if keep.all():
+                    acc.update(block, chunk_roles)
+                elif keep.any():
+                    acc.update(block[keep], chunk_roles[keep])
+        fit = acc.moments(FIT)
+        if fit is None or fit.n < 2:
+            raise ValueError(f"the regression needs at least 2 fit rows, got {0 if fit is None else fit.n}")
+        moments = {role: m for role in (VALIDATION, TEST) if (m := acc.moments(role)) is not None}
+        return cls(bank, plan, FitGram(fit), moments, chunk_rows, backend)
 
 
 # ------------------------------------------------------------------------------------------- lambdas
@@ -298,8 +357,9 @@ def is_dead(mean: np.ndarray, comoment_diag: np.ndarray, n: int) -> np.ndarray:
 class RidgeSpan:
     """Ridge regression of the columns of some bank files on the columns of others.
 
-    ``stats.gram`` supplies ``X'X`` and ``X'Y`` as sub-blocks; the eigendecomposition of ``X'X`` is
-    computed once here and serves every lambda and every target.
+    ``stats.gram`` supplies ``X'X`` and ``X'Y`` as sub-blocks, ``stats.moments`` the validation and
+    test rows' cross-products; the eigendecomposition of ``X'X`` is computed once here and serves
+    every lambda and every target. Only :meth:`write_residuals` reads the data again.
     """
 
     def __init__(self, stats: SpanStatistics, regressors: Sequence[int], targets: Sequence[int]):
@@ -307,7 +367,8 @@ class RidgeSpan:
         self.regressor_files = list(regressors)
         self.target_files = list(targets)
         bank, gram = stats.bank, stats.gram
-        rx, ry = bank.columns(self.regressor_files), bank.columns(self.target_files)
+        self.rx = rx = bank.columns(self.regressor_files)
+        self.ry = ry = bank.columns(self.target_files)
         if rx.size == 0 or ry.size == 0:
             raise ValueError("a regression needs at least one regressor and one target column")
         self.mean_x, self.mean_y = gram.mean[rx], gram.mean[ry]
@@ -334,50 +395,46 @@ class RidgeSpan:
     def intercept(self, coef: np.ndarray) -> np.ndarray:
         return self.mean_y - self.mean_x @ coef
 
-    # -- evaluation passes ------------------------------------------------------------------------
-    def _eval_chunks(self, role: int):
-        """Yield centered (X, Y) chunks of the rows with this role."""
-        files = self.regressor_files + self.target_files
-        p = self.p
-        for split, roles in self.stats.plan.roles.items():
-            if not np.any(roles == role):
-                continue
-            for start, block in self.stats.bank.iter_chunks(split, self.stats.chunk_rows, files):
-                pick = roles[start:start + block.shape[0]] == role
-                if not pick.any():
-                    continue
-                rows = block[pick]
-                yield rows[:, :p] - self.mean_x, rows[:, p:] - self.mean_y
+    # -- evaluation sets, from their moments ------------------------------------------------------
+    def _eval_blocks(self, role: int):
+        """Cross-products of the rows with this role about the fit means: C_xx, C_xy, diag C_yy, n."""
+        m = self.stats.moments.get(role)
+        if m is None:
+            return None
+        mu = self.stats.gram.mean
+        return m.about(mu, self.rx, self.rx), m.about(mu, self.rx, self.ry), m.diag_about(mu, self.ry), m.n
 
     def validation_errors(self, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """Sum of squared errors on the validation rows for every (lambda, target), and the
-        denominators ``sum (Y_t - mean_fit)^2``."""
+        denominators ``sum (Y_t - mean_fit)^2``.
+
+        In the eigenbasis of X'X, with ``U = Z / (s + lambda)``, ``A = V' C_xx V`` and ``B = V' C_xy``
+        of the validation rows: ``SSE = C_yy - 2 colsum(U * B) + colsum(U * (A U))``, so each lambda
+        costs one p x p by p x q product and no pass over the data.
+        """
+        blocks = self._eval_blocks(VALIDATION)
+        if blocks is None:
+            return np.zeros((grid.size, self.q)), np.zeros(self.q), 0
+        cxx, cxy, cyy, n = blocks
         be = self.stats.backend
+        v, z, s = be.asarray(self.eigvecs), be.asarray(self.z), be.asarray(self.eigvals)
+        a = v.T @ be.asarray(cxx) @ v
+        b = v.T @ be.asarray(cxy)
+        c = be.asarray(cyy)
         sse = be.asarray(np.zeros((grid.size, self.q)))
-        denom = be.asarray(np.zeros(self.q))
-        eigvecs, z, eigvals = be.asarray(self.eigvecs), be.asarray(self.z), be.asarray(self.eigvals)
-        n = 0
-        for xc, yc in self._eval_chunks(VALIDATION):
-            xc, yc = be.asarray(xc), be.asarray(yc)
-            projected = xc @ eigvecs  # rotate once into the eigenbasis, reuse for every lambda
-            denom += (yc * yc).sum(0)
-            for k, lam in enumerate(grid):
-                resid = yc - projected @ (z / (eigvals + float(lam))[:, None])
-                sse[k] += (resid * resid).sum(0)
-            n += xc.shape[0]
-        return be.to_numpy(sse), be.to_numpy(denom), n
+        for k, lam in enumerate(grid):
+            u = z / (s + float(lam))[:, None]
+            sse[k] = c - 2.0 * (u * b).sum(0) + (u * (a @ u)).sum(0)
+        return np.maximum(be.to_numpy(sse), 0.0), cyy, n  # clip round-off below zero
 
     def errors_at(self, coef: np.ndarray, role: int) -> tuple[np.ndarray, int]:
-        """Per-target normalized error ``e_t`` on the rows with this role."""
-        sse = np.zeros(self.q)
-        denom = np.zeros(self.q)
-        n = 0
-        for xc, yc in self._eval_chunks(role):
-            resid = yc - xc @ coef
-            sse += np.einsum("ij,ij->j", resid, resid)
-            denom += np.einsum("ij,ij->j", yc, yc)
-            n += xc.shape[0]
-        return _normalized(sse, denom), n
+        """Per-target normalized error ``e_t`` on the rows with this role, for coefficients ``coef``."""
+        blocks = self._eval_blocks(role)
+        if blocks is None:
+            return np.full(self.q, np.nan), 0
+        cxx, cxy, cyy, n = blocks
+        sse = cyy - 2.0 * (coef * cxy).sum(0) + (coef * (cxx @ coef)).sum(0)
+        return _normalized(np.maximum(sse, 0.0), cyy), n
 
     # -- the analysis -----------------------------------------------------------------------------
     def select_lambdas(self, grid: LambdaGrid | Sequence[float] | float, per_target: bool = False):

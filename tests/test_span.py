@@ -4,8 +4,8 @@ import pytest
 from sklearn.linear_model import Ridge
 
 from featspan.h5 import FeatureBank, FeatureFile
-from featspan.span import (FIT, TEST, VALIDATION, CenteredGram, LambdaGrid, RidgeSpan, RowPlan, SpanStatistics,
-                           feature_span_error)
+from featspan.span import (FIT, TEST, VALIDATION, Backend, LambdaGrid, RidgeSpan, RoleMoments, RowPlan,
+                           SpanStatistics, feature_span_error)
 
 
 def _data(rng, n, p, q, noise=0.5, scale=3.0, shift=2.0):
@@ -22,15 +22,22 @@ def _span(make_features, x, y, n_train, plan, chunk_rows=37):
     return RidgeSpan(stats, [0], [1]), bank
 
 
-def test_centered_gram_matches_numpy_in_chunks():
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_role_moments_match_numpy_per_role(backend):
     rng = np.random.default_rng(0)
-    z = rng.normal(size=(503, 7)) * 5 + 100.0  # a large mean tests the cancellation-free merge
-    gram = CenteredGram(7)
+    z = rng.normal(size=(503, 7)) * 5 + 100.0  # a large mean tests the shifted accumulation
+    roles = rng.choice([FIT, FIT, FIT, VALIDATION, TEST], size=503).astype(np.int8)
+    roles[:64] = FIT  # a chunk of one role only
+    acc = RoleMoments(7, Backend(backend))
     for start in range(0, 503, 64):
-        gram.update(z[start:start + 64])
-    centered = z - z.mean(0)
-    np.testing.assert_allclose(gram.mean, z.mean(0), rtol=1e-13)
-    np.testing.assert_allclose(gram.comoment, centered.T @ centered, rtol=1e-11)
+        acc.update(z[start:start + 64].copy(), roles[start:start + 64])
+    for role in (FIT, VALIDATION, TEST):
+        rows = z[roles == role]
+        m = acc.moments(role)
+        assert m.n == len(rows)
+        np.testing.assert_allclose(m.mean, rows.mean(0), rtol=1e-13)
+        point = rng.normal(size=7) + 100
+        np.testing.assert_allclose(m.about(point), (rows - point).T @ (rows - point), rtol=1e-10)
 
 
 @pytest.mark.parametrize("n,p,q", [(300, 20, 5), (40, 80, 6)])  # n > p and n < p
