@@ -26,6 +26,13 @@ except WorkflowError as err:  # one line naming the key instead of the schema du
     sys.exit(f"Error: {explain(err.__context__)}")
 
 
+if "toy" in config:
+    for _width in config["toy"]["widths"]:
+        if config["toy"]["total_width"] % _width:
+            sys.exit(f"Error: invalid config key toy.widths: {_width} does not divide toy.total_width "
+                     f"= {config['toy']['total_width']} (each concatenation keeps m x M = total_width)")
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"
@@ -33,9 +40,11 @@ include: "rules/features.smk"
 include: "rules/span.smk"
 include: "rules/probe.smk"
 include: "rules/figures.smk"
+include: "rules/toy.smk"
 
 
 rule all:
     input:
         figure_files(FIGURES),
+        toy_outputs(),
     default_target: True

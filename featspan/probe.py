@@ -24,6 +24,29 @@ DEFAULT_C_GRID = tuple(float(c) for c in np.logspace(-4, 1, 6))
 
 
 @dataclass
+class Prepared:
+    """A training matrix standardized and rotated into the eigenbasis of its Gram matrix, shared by
+    every C of a grid (the C-independent part of the CPU solver's change of variables)."""
+
+    x: np.ndarray
+    scaler: "Standardizer | None"
+    xs: np.ndarray
+    eigvals: np.ndarray | None = None
+    eigvecs: np.ndarray | None = None
+    rotated: np.ndarray | None = None   # xs @ eigvecs
+
+    @classmethod
+    def of(cls, x: np.ndarray, standardize: bool = True, rotate: bool = True) -> "Prepared":
+        scaler = Standardizer.fit(x) if standardize else None
+        xs = scaler.transform(x) if standardize else np.asarray(x, dtype=np.float32)
+        if not rotate:
+            return cls(x, scaler, xs)
+        xd = xs.astype(np.float64)
+        eigvals, eigvecs = np.linalg.eigh(xd.T @ xd)
+        return cls(x, scaler, xs, np.clip(eigvals, 0.0, None), eigvecs, xs @ eigvecs.astype(np.float32))
+
+
+@dataclass
 class Standardizer:
     mean: np.ndarray
     scale: np.ndarray
@@ -64,26 +87,31 @@ class LogisticProbe:
         from .device import cuda_available
         return "cuda" if cuda_available() else "cpu"
 
-    def fit(self, x: np.ndarray, y: np.ndarray, warm_start: tuple[np.ndarray, np.ndarray] | None = None):
+    def fit(self, x: np.ndarray, y: np.ndarray, warm_start: tuple[np.ndarray, np.ndarray] | None = None,
+            prepared: Prepared | None = None):
+        """Fit on ``x``; ``prepared`` (from ``Prepared.of(x)``) reuses standardization and eigenbasis
+        across several fits of the same matrix, e.g. a grid of C."""
         y = np.asarray(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
-        self.scaler_ = Standardizer.fit(x) if self.standardize else None
-        xs = self.scaler_.transform(x) if self.standardize else np.asarray(x, dtype=np.float32)
+        device = self._device()
+        if prepared is None or prepared.x is not x:
+            prepared = Prepared.of(x, self.standardize, rotate=device == "cpu")
+        self.scaler_ = prepared.scaler
+        xs = prepared.xs
         d, k = xs.shape[1], len(self.classes_)
         if warm_start is not None and warm_start[0].shape == (d, k):
             w0, b0 = warm_start
         else:
             w0, b0 = np.zeros((d, k)), np.zeros(k)
-        device = self._device()
         if device == "cpu":
-            weight, bias = self._fit_numpy(xs, codes, k, w0, b0)
+            weight, bias = self._fit_numpy(prepared, codes, k, w0, b0)
         else:
             weight, bias = self._fit_torch(xs, codes, device, w0, b0)
         self.coef_ = weight.T  # (k, d) like scikit-learn
         self.intercept_ = bias
         return self
 
-    def _fit_numpy(self, xs, codes, k, w0, b0):
+    def _fit_numpy(self, prepared: Prepared, codes, k, w0, b0):
         """L-BFGS-B on the exact objective after the change of variables ``W = P U``.
 
         ``P = V diag(1 / sqrt(s / (4 n) + 2 pen))`` from the eigendecomposition ``X'X = V diag(s) V'``
@@ -93,15 +121,16 @@ class LogisticProbe:
         """
         from scipy.optimize import minimize
 
-        n, d = xs.shape
+        if prepared.rotated is None:
+            prepared = Prepared.of(prepared.x, self.standardize)
+        n, d = prepared.xs.shape
         onehot = np.zeros((n, k), dtype=np.float32)
         onehot[np.arange(n), codes] = 1.0
         penalty = 1.0 / (2.0 * self.C * n)
-        gram = xs.T.astype(np.float64) @ xs.astype(np.float64)
-        eigvals, eigvecs = np.linalg.eigh(gram)
-        scale = 1.0 / np.sqrt(np.clip(eigvals, 0.0, None) / (4.0 * n) + 2.0 * penalty)
+        eigvals, eigvecs = prepared.eigvals, prepared.eigvecs
+        scale = 1.0 / np.sqrt(eigvals / (4.0 * n) + 2.0 * penalty)
         precond = eigvecs * scale                          # P = V diag(scale)
-        xp = (xs @ precond.astype(np.float32))             # X P, the data in U coordinates
+        xp = prepared.rotated * scale.astype(np.float32)   # X P, the data in U coordinates
         pen_u = penalty * scale ** 2                       # ||P U||^2 = sum_i scale_i^2 ||U_i||^2
 
         def objective(theta):
@@ -190,8 +219,13 @@ def feature_performance(x_train: np.ndarray, y_train: np.ndarray, x_test: np.nda
         val = np.zeros(len(y_train), dtype=bool)
         val[rng.choice(len(y_train), size=max(1, int(round(validation_fraction * len(y_train)))), replace=False)] = True
         warm = None
+        x_fit, y_fit = x_train[~val], y_train[~val]
+        prepared = None
         for c in grid:  # strong to weak regularization, each warm-started from the previous solution
-            probe = LogisticProbe(C=c, max_iter=max_iter, device=device).fit(x_train[~val], y_train[~val], warm)
+            probe = LogisticProbe(C=c, max_iter=max_iter, device=device)
+            if prepared is None and probe._device() == "cpu":
+                prepared = Prepared.of(x_fit)  # one standardization and eigenbasis for the whole grid
+            probe.fit(x_fit, y_fit, warm, prepared=prepared)
             scores[c] = probe.score(x_train[val], y_train[val])
             warm = probe._warm()
         C = max(grid, key=lambda c: (scores[c], -c))  # best accuracy; ties go to the stronger penalty

@@ -67,3 +67,35 @@ def smallest_alpha_cohorts(exp):
 
 def figure_files(names):
     return [FIGURE.format(name=n, slug=FIGURES[n]["slug"], ext=ext) for n in names for ext in ("pdf", "png")]
+
+
+def probe_inputs(wc):
+    """A narrow cohort's trained probes also read the base model and the residuals (Figure 4, Table 3)."""
+    inputs = {"features": FEATURES.format(**wc)}
+    if wc.alpha != "1" and wc.state == "trained":
+        inputs["base"] = FEATURES.format(exp=wc.exp, state=wc.state, alpha="1", rep=wc.rep)
+        inputs["residuals"] = RESIDUALS.format(**wc)
+    return inputs
+
+
+TOY = config.get("toy")
+TOY_RUN = "results/toy/runs/m{width}_s{seed}.json"
+
+
+def toy_runs(wildcards=None):
+    return [TOY_RUN.format(width=w, seed=s) for w in TOY["widths"] for s in TOY["seeds"]]
+
+
+def toy_outputs():
+    """Everything the toy setting produces (nothing when the config has no toy section)."""
+    if TOY is None:
+        return []
+    return ["results/toy/learned_signals.json", "results/tables/table1_toy_accuracy.md"] + [
+        f"results/figures/{name}_{slug}.{ext}"
+        for name, slug in (("fig5", "toy_correlation"), ("fig6", "toy_neuron_forces"), ("fig9", "toy_init_activation"))
+        for ext in ("pdf", "png")
+    ]
+
+
+def toy_constants():
+    return canon({k: v for k, v in TOY.items() if k not in ("seeds", "widths", "total_width")})

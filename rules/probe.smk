@@ -1,12 +1,3 @@
-def probe_inputs(wc):
-    """A narrow cohort's trained probes also read the base model and the residuals (Figure 4, Table 3)."""
-    inputs = {"features": FEATURES.format(**wc)}
-    if wc.alpha != "1" and wc.state == "trained":
-        inputs["base"] = FEATURES.format(exp=wc.exp, state=wc.state, alpha="1", rep=wc.rep)
-        inputs["residuals"] = RESIDUALS.format(**wc)
-    return inputs
-
-
 rule probe:
     input:
         unpack(probe_inputs),

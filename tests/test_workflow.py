@@ -46,6 +46,16 @@ def test_every_stage_runs_and_figures_are_written(tiny_run):
     assert {"direction", "m_choice", "eval", "fsg", "n_dead_targets"} <= set(record)
 
 
+def test_toy_outputs(tiny_run):
+    records = json.loads((tiny_run / "results" / "toy" / "learned_signals.json").read_text())
+    assert {(r["kind"], r["width"], r["n_models"]) for r in records} == {("concat", 4, 10), ("wide", 40, 1)}
+    for r in records:
+        assert 0 <= r["addition_learned"] <= 1 and 0 <= r["multiplication_learned"] <= 1
+    assert "| 4 | 10 | linear probe |" in (tiny_run / "results" / "tables" / "table1_toy_accuracy.md").read_text()
+    for name in ("fig5_toy_correlation", "fig6_toy_neuron_forces", "fig9_toy_init_activation"):
+        assert (tiny_run / "results" / "figures" / f"{name}.png").stat().st_size > 5000
+
+
 def test_feature_files_follow_the_contract(tiny_run):
     folder = tiny_run / "results" / "tiny_mlp" / "features" / "init" / "a1_4_r1"
     files = sorted(folder.glob("*.h5"))

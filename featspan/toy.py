@@ -1,0 +1,287 @@
+"""The toy setting of Section 4 (method.md section 7): why wide models keep features narrow ones unlearn.
+
+Data. Orthonormal signal vectors ``v_1..v_k`` in R^d, split into addition indices A and multiplication
+indices P. A sample draws signs ``a_j`` uniformly in {-1, +1}; its label is
+``y = sign(sum_{j in A} a_j + prod_{j in P} a_j)``. Its input has ``n_patches`` patches in R^d: the k
+signal patches ``a_j v_j`` at distinct random positions, and Gaussian noise patches projected orthogonal
+to every signal vector and scaled so their expected norm is ``noise_norm`` (slightly above 1, the norm
+of a signal patch).
+
+Learner. A first layer shared over patches with a fixed threshold b > 0,
+``h_r(x) = sum_p ReLU(<w_r, x_p> - b)``, then three ReLU layers and a scalar output; logistic loss.
+First-layer weights start at ``N(0, sigma0^2 I)`` (a signal activating a neuron, ``<w_r, v_j> > b``, is
+rare; noise a bit less rare); the other layers use PyTorch's default initialization.
+
+Training. Normalized SGD: every parameter tensor of every model steps along its loss gradient
+divided by that gradient's norm. Weight decay is ``decay_mode``: ``decoupled`` (default, our choice)
+``w <- w - lr * g / ||g|| - lr * weight_decay * w``, so a neuron no input activates only shrinks, as in
+the paper's argument; ``coupled`` normalizes ``g + weight_decay * w`` together.
+
+Cohorts. A concatenation of M models of width m trains as one batched computation: every parameter has
+a leading model axis and the forward pass is a batched matrix product, so M narrow models cost about
+what one model of width M*m costs. The wide model is the cohort M = 1.
+
+"Learns v_j": some neuron with ``|<w_r, v_j>| / ||w_r|| >= 1 - epsilon`` and ``|<w_r, v_j>| > b`` (either sign
+of v_j, since a signal patch holds ``+-v_j``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+
+@dataclass
+class ToyConfig:
+    d: int = 20
+    n_add: int = 2
+    n_mul: int = 3
+    n_patches: int = 6
+    noise_norm: float = 1.05
+    sigma0: float = 0.3
+    threshold: float = 0.65
+    hidden: int = 16
+    lr: float = 0.02
+    weight_decay: float = 0.003
+    batch_size: int = 200
+    epochs: int = 200
+    n_train: int = 2000
+    n_test: int = 1000
+    epsilon: float = 0.1
+    decay_mode: str = "decoupled"   # decoupled: wd outside the normalization; coupled: normalize (g + wd w)
+    record_every: int = 5           # epochs between recorded correlations (Figure 5)
+
+    @property
+    def k(self) -> int:
+        return self.n_add + self.n_mul
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ToyConfig":
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+# ------------------------------------------------------------------------------------------- data
+def signal_vectors(cfg: ToyConfig, seed: int) -> np.ndarray:
+    """k orthonormal vectors in R^d (rows)."""
+    if cfg.k > cfg.d:
+        raise ValueError(f"k = {cfg.k} signal vectors do not fit in d = {cfg.d} dimensions")
+    rng = np.random.default_rng([seed, 0])
+    q, _ = np.linalg.qr(rng.normal(size=(cfg.d, cfg.k)))
+    return q.T.copy()
+
+
+def labels_from_signs(signs: np.ndarray, n_add: int) -> np.ndarray:
+    """y = sign(sum of the addition signs + product of the multiplication signs), in {-1, +1}."""
+    return np.sign(signs[:, :n_add].sum(1) + signs[:, n_add:].prod(1)).astype(np.int64)
+
+
+def make_data(cfg: ToyConfig, vectors: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Inputs (n, n_patches, d), labels in {-1, +1}, and the signs (n, k)."""
+    if cfg.n_patches < cfg.k:
+        raise ValueError(f"n_patches = {cfg.n_patches} cannot hold k = {cfg.k} signal patches")
+    rng = np.random.default_rng(seed)
+    signs = rng.choice([-1.0, 1.0], size=(n, cfg.k))
+    y = labels_from_signs(signs, cfg.n_add)
+    noise = rng.normal(size=(n, cfg.n_patches, cfg.d))
+    noise -= (noise @ vectors.T) @ vectors                        # orthogonal to every signal vector
+    noise *= cfg.noise_norm / math.sqrt(cfg.d - cfg.k)            # expected norm about noise_norm
+    positions = np.argsort(rng.random((n, cfg.n_patches)), axis=1)[:, :cfg.k]
+    x = noise
+    rows = np.arange(n)[:, None]
+    x[rows, positions] = signs[:, :, None] * vectors[None, :, :]
+    return x.astype(np.float32), y, signs
+
+
+# ------------------------------------------------------------------------------------------ model
+@dataclass
+class ToyCohort:
+    """M thresholded MLPs of first-layer width m, parameters stacked on a leading model axis."""
+
+    params: dict[str, torch.Tensor] = field(default_factory=dict)
+    threshold: float = 0.65
+
+    @classmethod
+    def init(cls, cfg: ToyConfig, n_models: int, width: int, seed: int, indices=None) -> "ToyCohort":
+        """Model i is initialized from ``seed`` and i alone, so a model's init does not depend on M
+        (``indices`` picks which models of the seed's sequence, default 0..n_models-1)."""
+        layers = {}
+        shapes = [(width, cfg.hidden), (cfg.hidden, cfg.hidden), (cfg.hidden, cfg.hidden), (cfg.hidden, 1)]
+        per_model = []
+        for i in (range(n_models) if indices is None else indices):
+            g = torch.Generator().manual_seed(seed * 1_000_003 + i)
+            p = {"w1": torch.randn(width, cfg.d, generator=g) * cfg.sigma0}
+            for j, (fan_in, fan_out) in enumerate(shapes):
+                bound = 1 / math.sqrt(fan_in)  # torch.nn.Linear's default initialization
+                p[f"w{j + 2}"] = (torch.rand(fan_in, fan_out, generator=g) * 2 - 1) * bound
+                p[f"b{j + 2}"] = (torch.rand(fan_out, generator=g) * 2 - 1) * bound
+            per_model.append(p)
+        for name in per_model[0]:
+            layers[name] = torch.stack([p[name] for p in per_model]).requires_grad_(True)
+        return cls(layers, cfg.threshold)
+
+    @property
+    def n_models(self) -> int:
+        return self.params["w1"].shape[0]
+
+    def first_layer(self, x: torch.Tensor) -> torch.Tensor:
+        """h[i, n, r] = sum_p ReLU(<w_r, x_p> - b) for model i (the features probed in Table 1)."""
+        pre = torch.einsum("npd,ird->inpr", x, self.params["w1"]) - self.threshold
+        return torch.relu(pre).sum(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Scores (M, n)."""
+        h = self.first_layer(x)
+        for j in (2, 3, 4):
+            h = torch.relu(torch.baddbmm(self.params[f"b{j}"][:, None, :], h, self.params[f"w{j}"]))
+        return torch.baddbmm(self.params["b5"][:, None, :], h, self.params["w5"]).squeeze(-1)
+
+
+def correlations(w1: torch.Tensor, vectors: torch.Tensor, threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per model, neuron and signal: ``|<w_r, v_j>| / ||w_r||`` and activation ``|<w_r, v_j>| > b``.
+
+    A signal patch holds ``a_j v_j`` with ``a_j = +-1``, so a neuron aligned with ``-v_j`` detects the
+    same feature (it fires when ``a_j = -1``): both signs count (our reading of Eq. 4.1)."""
+    dots = torch.einsum("ird,jd->irj", w1, vectors).abs()
+    norms = w1.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    return dots / norms, dots > threshold
+
+
+def learned(w1: torch.Tensor, vectors: torch.Tensor, cfg: ToyConfig) -> torch.Tensor:
+    """(M, k) booleans: model i has a neuron that learned v_j (method.md section 7)."""
+    cos, active = correlations(w1, vectors, cfg.threshold)
+    return ((cos >= 1 - cfg.epsilon) & active).any(dim=1)
+
+
+# --------------------------------------------------------------------------------------- training
+@dataclass
+class ToyRun:
+    """What one cohort's training leaves behind for the table, figures and learned_signals.json."""
+
+    width: int
+    n_models: int
+    seed: int
+    learned: list[list[bool]]                 # (M, k)
+    train_accuracy: float                      # mean over models of each model's own accuracy
+    test_accuracy: float
+    probe_train_accuracy: float | None         # a linear probe on the concatenated first-layer features
+    probe_test_accuracy: float | None
+    epochs: list[int]
+    max_cos: list[list[float]]                 # per recorded epoch, per signal: best cosine over all neurons
+    active_at_init: list[int]                  # per signal: neurons with <w_r, v_j> > b at init (all models)
+    neuron_trace: dict | None                  # Figure 6: one neuron's pull between gradient and decay
+    config: dict
+
+    def fractions(self, n_add: int) -> tuple[float, float]:
+        any_model = np.asarray(self.learned).any(axis=0)
+        return float(any_model[:n_add].mean()), float(any_model[n_add:].mean())
+
+
+def train_toy(cfg: ToyConfig, width: int, n_models: int, seed: int, probe: bool = True,
+              trace_neuron: bool = True) -> ToyRun:
+    vectors_np = signal_vectors(cfg, seed)
+    x_train, y_train, _ = make_data(cfg, vectors_np, cfg.n_train, seed * 2 + 1)
+    x_test, y_test, _ = make_data(cfg, vectors_np, cfg.n_test, seed * 2 + 2)
+    vectors = torch.from_numpy(vectors_np).float()
+    xt, yt = torch.from_numpy(x_train), torch.from_numpy(y_train).float()
+    cohort = ToyCohort.init(cfg, n_models, width, seed)
+    with torch.no_grad():
+        _, active0 = correlations(cohort.params["w1"], vectors, cfg.threshold)
+    active_at_init = active0.sum(dim=(0, 1)).tolist()
+    trace = _pick_neuron(active0, cfg) if trace_neuron else None
+    order_rng = np.random.default_rng([seed, 7])
+    steps = math.ceil(cfg.n_train / cfg.batch_size)
+    epochs, max_cos = [], []
+
+    def record(epoch):
+        with torch.no_grad():
+            cos, active = correlations(cohort.params["w1"], vectors, cfg.threshold)
+            best = torch.where(active, cos, torch.zeros_like(cos)).amax(dim=(0, 1))
+        epochs.append(epoch)
+        max_cos.append(best.tolist())
+
+    record(0)
+    for epoch in range(cfg.epochs):
+        order = torch.from_numpy(order_rng.permutation(cfg.n_train))
+        for b in range(steps):
+            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            grads = toy_step(cohort, xt[idx], yt[idx], cfg)
+            if trace is not None:
+                _trace_step(trace, cohort, grads[0], vectors, cfg)
+        if (epoch + 1) % cfg.record_every == 0 or epoch + 1 == cfg.epochs:
+            record(epoch + 1)
+
+    with torch.no_grad():
+        learned_now = learned(cohort.params["w1"], vectors, cfg)
+        acc_train = _accuracy(cohort, xt, y_train)
+        acc_test = _accuracy(cohort, torch.from_numpy(x_test), y_test)
+    probe_train = probe_test = None
+    if probe and n_models > 1:
+        probe_train, probe_test = _probe(cohort, x_train, y_train, x_test, y_test)
+    return ToyRun(width, n_models, seed, learned_now.tolist(), acc_train, acc_test, probe_train, probe_test,
+                  epochs, max_cos, active_at_init, trace, asdict(cfg))
+
+
+def toy_step(cohort: ToyCohort, x: torch.Tensor, y: torch.Tensor, cfg: ToyConfig) -> list[torch.Tensor]:
+    """One normalized-SGD step of every model on the batch (x, y in {-1, +1}); returns the loss gradients
+    (taken before the step)."""
+    params = list(cohort.params.values())
+    scores = cohort.forward(x)
+    # logistic loss of every model on the batch; models are independent, so one sum serves all
+    loss = torch.nn.functional.softplus(-y[None, :] * scores).mean(1).sum()
+    grads = torch.autograd.grad(loss, params)
+    with torch.no_grad():
+        for p, g in zip(params, grads):
+            if cfg.decay_mode == "coupled":
+                step = g + cfg.weight_decay * p          # L2 in the objective, then normalized
+            else:
+                step = g
+            # normalize per model and tensor: each model takes its own normalized step
+            norm = step.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (g.dim() - 1))
+            p -= cfg.lr * step / norm
+            if cfg.decay_mode == "decoupled":
+                p -= cfg.lr * cfg.weight_decay * p
+    return grads
+
+
+def _accuracy(cohort: ToyCohort, x: torch.Tensor, y: np.ndarray) -> float:
+    scores = cohort.forward(x)
+    return float((torch.sign(scores).numpy() == y[None, :]).mean())
+
+
+def _probe(cohort, x_train, y_train, x_test, y_test) -> tuple[float, float]:
+    """Table 1 for concatenations: a linear probe on all models' first-layer features."""
+    from .probe import feature_performance
+
+    with torch.no_grad():
+        f_train = cohort.first_layer(torch.from_numpy(x_train)).permute(1, 0, 2).flatten(1).numpy()
+        f_test = cohort.first_layer(torch.from_numpy(x_test)).permute(1, 0, 2).flatten(1).numpy()
+    result = feature_performance(f_train, y_train, f_test, y_test, C_grid=(0.01, 1.0), max_iter=200)
+    return result.train_accuracy, result.accuracy
+
+
+def _pick_neuron(active0: torch.Tensor, cfg: ToyConfig) -> dict | None:
+    """Figure 6 follows a neuron activated at init by a multiplication vector (else any signal)."""
+    for j in list(range(cfg.n_add, cfg.k)) + list(range(cfg.n_add)):
+        hits = torch.nonzero(active0[:, :, j])
+        if len(hits):
+            model, neuron = hits[0].tolist()
+            return {"model": model, "neuron": neuron, "signal": j, "kind": "multiplication" if j >= cfg.n_add
+                    else "addition", "dot": [], "norm": [], "gradient_pull": [], "decay_pull": []}
+    return None
+
+
+def _trace_step(trace: dict, cohort: ToyCohort, grad_w1: torch.Tensor, vectors: torch.Tensor, cfg: ToyConfig):
+    """Per step, the neuron's <w, v_j>, its norm, and what each force does to <w, v_j> this step:
+    the normalized gradient step ``-lr <g_r, v_j>/||g||`` and the decay ``-lr wd <w_r, v_j>``."""
+    with torch.no_grad():
+        i, r, j = trace["model"], trace["neuron"], trace["signal"]
+        w = cohort.params["w1"][i, r]
+        v = vectors[j]
+        g_norm = grad_w1[i].norm().clamp_min(1e-12)
+        trace["dot"].append(float(w @ v))
+        trace["norm"].append(float(w.norm()))
+        trace["gradient_pull"].append(float(-cfg.lr * (grad_w1[i, r] @ v) / g_norm))
+        trace["decay_pull"].append(float(-cfg.lr * cfg.weight_decay * (w @ v)))

@@ -1,0 +1,183 @@
+"""Outputs of the toy setting: learned_signals.json, Table 1, Figures 5, 6 and 9 (method.md section 7)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .h5 import atomic_path
+
+
+def load_runs(paths: Sequence[str | Path]) -> list[dict]:
+    return [json.loads(Path(p).read_text()) for p in paths]
+
+
+def learned_records(runs: list[dict]) -> list[dict]:
+    """One record per run: the fractions of addition and multiplication vectors it learned
+    (for a concatenation: learned by any of its models), plus how many models learned each."""
+    out = []
+    for run in sorted(runs, key=lambda r: (r["seed"], r["width"])):
+        n_add = run["config"]["n_add"]
+        table = np.asarray(run["learned"], dtype=bool)
+        any_model = table.any(axis=0)
+        out.append({"kind": "wide" if run["n_models"] == 1 else "concat", "width": run["width"],
+                    "n_models": run["n_models"], "seed": run["seed"],
+                    "addition_learned": float(any_model[:n_add].mean()),
+                    "multiplication_learned": float(any_model[n_add:].mean()),
+                    "models_learning_each_signal": table.sum(axis=0).tolist()})
+    return out
+
+
+def write_learned_signals(runs: list[dict], path) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(learned_records(runs), indent=2))
+
+
+def _mean_std(values):
+    arr = np.asarray([v for v in values if v is not None], dtype=float)
+    if arr.size == 0:
+        return None, None
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+
+
+def table1_rows(runs: list[dict]) -> list[dict]:
+    """Train and test accuracy per (width, number of models), mean and std over seeds. For a
+    concatenation the accuracy is a linear probe's on the concatenated first-layer features."""
+    groups = defaultdict(list)
+    for run in runs:
+        groups[(run["width"], run["n_models"])].append(run)
+    rows = []
+    for (width, n_models), group in sorted(groups.items()):
+        concat = n_models > 1
+        train = [r["probe_train_accuracy"] if concat else r["train_accuracy"] for r in group]
+        test = [r["probe_test_accuracy"] if concat else r["test_accuracy"] for r in group]
+        (tr, tr_sd), (te, te_sd) = _mean_std(train), _mean_std(test)
+        rows.append({"width": width, "n_models": n_models, "accuracy_of": "linear probe" if concat else "model",
+                     "train_accuracy": tr, "train_std": tr_sd, "test_accuracy": te, "test_std": te_sd,
+                     "seeds": len(group)})
+    return rows
+
+
+def write_table1(runs: list[dict], csv_path, md_path) -> None:
+    rows = table1_rows(runs)
+    header = list(rows[0])
+    with atomic_path(csv_path) as tmp:
+        tmp.write_text(",".join(header) + "\n" + "".join(",".join(str(r[h]) for h in header) + "\n" for r in rows))
+    pct = lambda m, s: "–" if m is None else f"{100 * m:.1f} ± {100 * s:.1f}"  # noqa: E731
+    lines = ["Table 1. Toy setting: train and test accuracy (%) by first-layer width m and number of models M",
+             "(m x M constant; for M > 1 a linear probe on the concatenated first-layer features), "
+             f"mean ± std over {rows[0]['seeds']} seeds.", "",
+             "| m | M | accuracy of | train accuracy (%) | test accuracy (%) |", "|---|---|---|---|---|"]
+    lines += [f"| {r['width']} | {r['n_models']} | {r['accuracy_of']} | {pct(r['train_accuracy'], r['train_std'])} | "
+              f"{pct(r['test_accuracy'], r['test_std'])} |" for r in rows]
+    with atomic_path(md_path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+
+
+def _save(fig, outputs):
+    for out in outputs:
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, format=Path(out).suffix[1:], bbox_inches="tight")
+
+
+def figure5(runs: list[dict], outputs) -> None:
+    """Best correlation with the addition (left) and multiplication (right) vectors during training,
+    for the narrowest concatenation and the wide model, mean over seeds (thin lines: seeds)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    widths = sorted({r["width"] for r in runs})
+    pick = {"narrow": widths[0], "wide": widths[-1]}
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
+    for ax, (label, sl) in zip(axes, (("addition", "add"), ("multiplication", "mul"))):
+        for kind, color in (("wide", "tab:red"), ("narrow", "tab:blue")):
+            group = [r for r in runs if r["width"] == pick[kind]]
+            curves = []
+            for r in group:
+                n_add = r["config"]["n_add"]
+                cos = np.asarray(r["max_cos"])
+                curves.append(cos[:, :n_add].mean(1) if sl == "add" else cos[:, n_add:].mean(1))
+                ax.plot(r["epochs"], curves[-1], color=color, lw=0.6, alpha=0.35)
+            ax.plot(group[0]["epochs"], np.mean(curves, axis=0), color=color, lw=2,
+                    label=f"{kind}: {group[0]['n_models']} model{'s' if group[0]['n_models'] > 1 else ''} × m = {pick[kind]}")
+        ax.set_title(f"{label} vectors")
+        ax.set_xlabel("epoch")
+        ax.set_ylim(-0.02, 1.02)
+    axes[0].set_ylabel("best cos(w_r, v_j) over activated neurons")
+    axes[0].legend(frameon=False, fontsize=8)
+    fig.suptitle("Figure 5. Correlation with the signal vectors during training (mean over vectors and seeds)")
+    fig.tight_layout()
+    _save(fig, outputs)
+    plt.close(fig)
+
+
+def figure6(runs: list[dict], outputs) -> None:
+    """One neuron of a narrow model, activated by a signal vector at init: <w, v_j> over training and
+    the two forces on it per step (normalized gradient vs weight decay), cumulated."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    narrow = sorted((r for r in runs if r.get("neuron_trace")), key=lambda r: (r["width"], r["seed"]))
+    if not narrow:
+        raise ValueError("no run traced a neuron (no neuron was activated by a signal vector at init)")
+    mult = [r for r in narrow if r["neuron_trace"]["kind"] == "multiplication"]
+    run = (mult or narrow)[0]
+    tr = run["neuron_trace"]
+    steps = np.arange(1, len(tr["dot"]) + 1)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4))
+    a1.plot(steps, tr["dot"], color="k", label="⟨w, v_j⟩")
+    a1.plot(steps, tr["norm"], color="0.5", ls="--", label="‖w‖")
+    a1.axhline(run["config"]["threshold"], color="tab:orange", lw=0.8, label="threshold b")
+    a1.set_xlabel("step")
+    a1.set_title(f"neuron {tr['neuron']} of model {tr['model']} (m = {run['width']}), {tr['kind']} vector")
+    a1.legend(frameon=False, fontsize=8)
+    a2.plot(steps, np.cumsum(tr["gradient_pull"]), color="tab:green", label="gradient (normalized step)")
+    a2.plot(steps, np.cumsum(tr["decay_pull"]), color="tab:red", label="weight decay")
+    a2.axhline(0, color="0.5", lw=0.8)
+    a2.set_xlabel("step")
+    a2.set_title("cumulative change of ⟨w, v_j⟩ by each force")
+    a2.legend(frameon=False, fontsize=8)
+    fig.suptitle("Figure 6. A neuron pulled between weight decay and the gradient")
+    fig.tight_layout()
+    _save(fig, outputs)
+    plt.close(fig)
+
+
+def figure9(runs: list[dict], outputs) -> None:
+    """Neurons per model activated by each signal vector at initialization (<w_r, v_j> > b) vs width,
+    with the expectation m * P(N(0, sigma0^2) > b)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cfg = runs[0]["config"]
+    n_add = cfg["n_add"]
+    by_width = defaultdict(lambda: {"add": [], "mul": []})
+    for r in runs:
+        per_model = np.asarray(r["active_at_init"], dtype=float) / r["n_models"]
+        by_width[r["width"]]["add"].extend(per_model[:n_add])
+        by_width[r["width"]]["mul"].extend(per_model[n_add:])
+    widths = np.array(sorted(by_width))
+    tail = 0.5 * math.erfc(cfg["threshold"] / (cfg["sigma0"] * math.sqrt(2)))
+    fig, ax = plt.subplots(figsize=(4.8, 3.6))
+    for key, color, label in (("add", "tab:blue", "addition vectors"), ("mul", "tab:red", "multiplication vectors")):
+        means = [np.mean(by_width[w][key]) for w in widths]
+        ax.plot(widths, means, "o", color=color, label=label)
+    grid = np.geomspace(widths.min(), widths.max(), 50)
+    ax.plot(grid, grid * tail, color="k", lw=1, label=f"expected m·P(N(0,σ0²) > b) = {tail:.3g}·m")
+    ax.set_xscale("log")
+    ax.set_yscale("symlog", linthresh=1)
+    ax.set_xlabel("first-layer width m")
+    ax.set_ylabel("activated neurons per model, per vector")
+    ax.legend(frameon=False, fontsize=8)
+    ax.set_title("Figure 9. Neurons activated by a signal vector at init")
+    fig.tight_layout()
+    _save(fig, outputs)
+    plt.close(fig)

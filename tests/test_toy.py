@@ -1,0 +1,72 @@
+"""The toy setting: data generator, batched narrow models, the learning criterion, the reports."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from featspan.toy import (ToyCohort, ToyConfig, labels_from_signs, learned, make_data, signal_vectors, toy_step,
+                          train_toy)
+from featspan.toy_report import learned_records, table1_rows
+
+CFG = ToyConfig(d=12, n_patches=7, epochs=2, n_train=100, n_test=50, batch_size=25, hidden=4, record_every=1)
+
+
+def test_labels_follow_sum_plus_product_and_are_never_zero():
+    signs = np.array([[1, 1, 1, 1, 1], [-1, -1, 1, 1, 1], [1, -1, 1, 1, -1], [1, -1, -1, -1, -1]], float)
+    assert labels_from_signs(signs, 2).tolist() == [1, -1, -1, -1]
+    all_signs = np.array(np.meshgrid(*[[-1, 1]] * 5)).reshape(5, -1).T
+    assert set(labels_from_signs(all_signs, 2)) == {-1, 1}
+
+
+def test_inputs_hold_signal_patches_and_orthogonal_noise():
+    v = signal_vectors(CFG, 0)
+    np.testing.assert_allclose(v @ v.T, np.eye(CFG.k), atol=1e-12)
+    x, y, signs = make_data(CFG, v, 4000, seed=1)
+    proj = x @ v.T                                          # (n, patches, k)
+    hits = np.abs(proj) > 0.5
+    assert (hits.sum(axis=1) == 1).all()                     # each signal in exactly one patch
+    assert (hits.sum(axis=2) <= 1).all()                     # at most one signal per patch
+    np.testing.assert_allclose(np.take_along_axis(proj, hits.argmax(1)[:, None, :], 1)[:, 0], signs, atol=1e-6)
+    noise = x[~hits.any(axis=2)]
+    assert np.abs(noise @ v.T).max() < 1e-5
+    assert np.linalg.norm(noise, axis=1).mean() == pytest.approx(CFG.noise_norm, rel=0.05)
+
+
+def test_batched_models_match_models_trained_alone():
+    torch.manual_seed(0)
+    x = torch.randn(25, CFG.n_patches, CFG.d)
+    y = torch.sign(torch.randn(25))
+    cohort = ToyCohort.init(CFG, 3, 8, seed=4)
+    alone = [ToyCohort.init(CFG, 1, 8, seed=4, indices=[i]) for i in range(3)]
+    for _ in range(5):
+        toy_step(cohort, x, y, CFG)
+        for single in alone:
+            toy_step(single, x, y, CFG)
+    for i, single in enumerate(alone):
+        for name, value in cohort.params.items():
+            torch.testing.assert_close(value[i], single.params[name][0], rtol=1e-5, atol=1e-6)
+
+
+def test_learning_criterion():
+    cfg = ToyConfig(d=6, n_add=1, n_mul=1, threshold=0.5, epsilon=0.1)
+    v = torch.eye(6)[:2]
+    w1 = torch.zeros(1, 3, 6)
+    w1[0, 0] = torch.tensor([0.9, 0.1, 0, 0, 0, 0])   # aligned with v_0 and above threshold: learned
+    w1[0, 1] = torch.tensor([0, 0.3, 0, 0, 0, 0])     # aligned with v_1 but below threshold: not learned
+    w1[0, 2] = torch.tensor([0, 1.0, 1.0, 0, 0, 0])   # above threshold but not aligned: not learned
+    assert learned(w1, v, cfg).tolist() == [[True, False]]
+
+
+def test_training_run_and_reports():
+    run = train_toy(CFG, width=6, n_models=4, seed=0)
+    assert np.asarray(run.learned).shape == (4, CFG.k)
+    assert len(run.max_cos) == len(run.epochs) == CFG.epochs + 1
+    assert run.probe_test_accuracy is not None and 0 <= run.test_accuracy <= 1
+    wide = train_toy(CFG, width=24, n_models=1, seed=0)
+    runs = [json.loads(json.dumps(r.__dict__)) for r in (run, wide)]
+    records = learned_records(runs)
+    assert {r["kind"] for r in records} == {"wide", "concat"}
+    assert set(records[0]) >= {"kind", "width", "n_models", "seed", "addition_learned", "multiplication_learned"}
+    rows = table1_rows(runs)
+    assert [r["accuracy_of"] for r in rows] == ["linear probe", "model"]
