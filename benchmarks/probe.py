@@ -32,7 +32,7 @@ from featspan.probe import LogisticProbe, Standardizer  # noqa: E402
 def make_problem(n: int, n_test: int, d: int, k: int = 10, seed: int = 0):
     rng = np.random.default_rng(seed)
     latent = 48
-    centers = rng.normal(size=(k, latent)) * 0.16
+    centers = rng.normal(size=(k, latent)) * 0.3
     mix = rng.normal(size=(latent, d)) / np.sqrt(latent)
     labels = rng.integers(0, k, n + n_test)
     z = centers[labels] + rng.normal(size=(n + n_test, latent))
