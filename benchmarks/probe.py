@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _timing import timed  # noqa: E402
 
 from featspan.h5 import write_feature_file  # noqa: E402
 from featspan.probe import LogisticProbe, Standardizer  # noqa: E402
@@ -40,13 +41,6 @@ def make_problem(n: int, n_test: int, d: int, k: int = 10, seed: int = 0):
     return x[:n].astype(np.float32), labels[:n], x[n:].astype(np.float32), labels[n:]
 
 
-def timed(fn, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def main() -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _timing import timed  # noqa: E402
 
 from featspan.h5 import FeatureBank, FeatureFileWriter  # noqa: E402
 from featspan.span import LambdaGrid, RidgeSpan, RowPlan, SpanStatistics  # noqa: E402
@@ -62,13 +64,6 @@ def make_files(folder: Path, n: int, n_test: int, p: int, q: int, n_files: int, 
     return paths, folder / "y.h5"
 
 
-def timed(fn, repeats: int) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def main() -> None:

@@ -1,7 +1,6 @@
 """End to end: the tiny config through every stage of the DAG, incremental reruns, and lint."""
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path

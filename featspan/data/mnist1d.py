@@ -7,14 +7,18 @@ afterwards so loading data never changes the randomness of the caller.
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from . import Dataset
 
 
 def load_mnist1d(num_samples: int = 5000, train_split: float = 0.8, seed: int = 42) -> "Dataset":
     from mnist1d.data import get_dataset_args, make_dataset
 
-    from . import Dataset
+    from . import Dataset  # noqa: F811 - the runtime import (the package imports this module lazily)
 
     args = get_dataset_args()
     args.num_samples, args.train_split, args.seed = num_samples, train_split, seed

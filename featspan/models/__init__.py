@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .scaling import alpha_token, m_feat, m_param, scale_width  # noqa: F401
+from .scaling import alpha_token, m_feat, m_param, scale_width  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:  # torch is imported by the builders only, keeping the Snakefile's imports light
     import torch
 
 ARCHS = ("mlp",)
+__all__ = ["ARCHS", "ScaledFamily", "alpha_token", "build_model", "count_params", "m_feat", "m_param",
+           "scale_width", "scaled_family"]
 
 
 def build_model(arch: str, alpha: float, in_shape: tuple[int, ...], n_classes: int, **options) -> "torch.nn.Module":
