@@ -15,7 +15,9 @@ rare; noise a bit less rare); the other layers use PyTorch's default initializat
 Training. Normalized SGD: every parameter tensor of every model steps along its loss gradient
 divided by that gradient's norm. Weight decay is ``decay_mode``: ``decoupled`` (default, our choice)
 ``w <- w - lr * g / ||g|| - lr * weight_decay * w``, so a neuron no input activates only shrinks, as in
-the paper's argument; ``coupled`` normalizes ``g + weight_decay * w`` together.
+the paper's argument; ``coupled`` normalizes ``g + weight_decay * w`` together. ``normalize: neuron``
+normalizes each first-layer neuron's gradient on its own (a per-tensor norm gives a narrow model's few
+neurons much larger steps than a wide model's many).
 
 Cohorts. A concatenation of M models of width m trains as one batched computation: every parameter has
 a leading model axis and the forward pass is a batched matrix product, so M narrow models cost about
@@ -52,6 +54,7 @@ class ToyConfig:
     n_test: int = 1000
     epsilon: float = 0.1
     decay_mode: str = "decoupled"   # decoupled: wd outside the normalization; coupled: normalize (g + wd w)
+    normalize: str = "tensor"       # tensor: each tensor by its norm; neuron: first-layer rows one by one
     record_every: int = 5           # epochs between recorded correlations (Figure 5)
 
     @property
@@ -233,13 +236,17 @@ def toy_step(cohort: ToyCohort, x: torch.Tensor, y: torch.Tensor, cfg: ToyConfig
     loss = torch.nn.functional.softplus(-y[None, :] * scores).mean(1).sum()
     grads = torch.autograd.grad(loss, params)
     with torch.no_grad():
-        for p, g in zip(params, grads):
+        for name, p, g in zip(cohort.params, params, grads):
             if cfg.decay_mode == "coupled":
                 step = g + cfg.weight_decay * p          # L2 in the objective, then normalized
             else:
                 step = g
-            # normalize per model and tensor: each model takes its own normalized step
-            norm = step.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (g.dim() - 1))
+            if name == "w1" and cfg.normalize == "neuron":
+                # every first-layer neuron steps at the same speed whatever the width
+                norm = step.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+            else:
+                # normalize per model and tensor: each model takes its own normalized step
+                norm = step.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (g.dim() - 1))
             p -= cfg.lr * step / norm
             if cfg.decay_mode == "decoupled":
                 p -= cfg.lr * cfg.weight_decay * p

@@ -48,6 +48,20 @@ def test_batched_models_match_models_trained_alone():
             torch.testing.assert_close(value[i], single.params[name][0], rtol=1e-5, atol=1e-6)
 
 
+def test_neuron_normalization_moves_every_active_neuron_by_lr():
+    cfg = ToyConfig(d=12, n_patches=7, hidden=4, normalize="neuron", weight_decay=0.0, lr=0.05, threshold=2.5)
+    torch.manual_seed(1)
+    x, y = torch.randn(40, cfg.n_patches, cfg.d), torch.sign(torch.randn(40))
+    cohort = ToyCohort.init(cfg, 2, 30, seed=0)
+    before = cohort.params["w1"].detach().clone()
+    grads = toy_step(cohort, x, y, cfg)
+    moved = (cohort.params["w1"].detach() - before).norm(dim=-1)
+    active = grads[0].norm(dim=-1) > 0
+    assert active.any() and (~active).any()
+    torch.testing.assert_close(moved[active], torch.full_like(moved[active], cfg.lr))
+    assert (moved[~active] == 0).all()
+
+
 def test_learning_criterion():
     cfg = ToyConfig(d=6, n_add=1, n_mul=1, threshold=0.5, epsilon=0.1)
     v = torch.eye(6)[:2]
