@@ -36,13 +36,13 @@ class Cohort:
     n_params_base: int
 
     @classmethod
-    def plan(cls, experiment: str, arch: str, alpha: float, replicate: int, family, n_params_base: int) -> "Cohort":
+    def plan(cls, experiment: str, arch: str, alpha: float, replicate: int, family) -> "Cohort":
         size = family.cohort_size
         if size > SEED_STRIDE:
             raise ValueError(f"a cohort of {size} models exceeds the seed stride {SEED_STRIDE}")
         seeds = [replicate * SEED_STRIDE + i for i in range(size)]
         return cls(experiment, arch, float(alpha), replicate, seeds, family.m_feat, family.m_param,
-                   family.n_params, family.n_features, n_params_base)
+                   family.n_params, family.n_features, family.n_params_base)
 
     @property
     def is_base(self) -> bool:

@@ -79,6 +79,14 @@ def write_table1(runs: list[dict], csv_path, md_path) -> None:
         tmp.write_text("\n".join(lines) + "\n")
 
 
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (imported only when a figure is drawn)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
 def _save(fig, outputs):
     for out in outputs:
         with atomic_path(out) as tmp:
@@ -88,9 +96,7 @@ def _save(fig, outputs):
 def figure5(runs: list[dict], outputs) -> None:
     """Best correlation with the addition (left) and multiplication (right) vectors during training,
     for the narrowest concatenation and the wide model, mean over seeds (thin lines: seeds)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     widths = sorted({r["width"] for r in runs})
     pick = {"narrow": widths[0], "wide": widths[-1]}
@@ -120,9 +126,7 @@ def figure5(runs: list[dict], outputs) -> None:
 def figure6(runs: list[dict], outputs) -> None:
     """One neuron of a narrow model, activated by a signal vector at init: <w, v_j> over training and
     the two forces on it per step (normalized gradient vs weight decay), cumulated."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     narrow = sorted((r for r in runs if r.get("neuron_trace")), key=lambda r: (r["width"], r["seed"]))
     if not narrow:
@@ -153,9 +157,7 @@ def figure6(runs: list[dict], outputs) -> None:
 def figure9(runs: list[dict], outputs) -> None:
     """Neurons per model activated by each signal vector at initialization (<w_r, v_j> > b) vs width,
     with the expectation m * P(N(0, sigma0^2) > b)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     cfg = runs[0]["config"]
     n_add = cfg["n_add"]

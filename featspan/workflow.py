@@ -11,14 +11,8 @@ from .cohort import Cohort
 from .data import Dataset
 from .h5 import write_feature_file
 from .jobs import config_hash, file_sha256
-from .models import build_model, count_params, scaled_family
+from .models import build_from_config, count_params, scaled_family
 from .train import CohortSpec, TrainConfig, accuracy, extract_features, save_atomic, train_cohort
-
-
-def _builder(model_cfg: dict, alpha: float, data: Dataset):
-    options = {k: v for k, v in model_cfg.items() if k != "arch"}
-    arch = model_cfg["arch"]
-    return lambda: build_model(arch, alpha, data.in_shape, data.n_classes, **options)
 
 
 def train_cohort_job(dataset_path, out_dir, resume_path, *, experiment: str, alpha: float, replicate: int,
@@ -27,8 +21,8 @@ def train_cohort_job(dataset_path, out_dir, resume_path, *, experiment: str, alp
     data = Dataset.load(dataset_path)
     options = {k: v for k, v in model.items() if k != "arch"}
     family = scaled_family(model["arch"], alpha, data.in_shape, data.n_classes, **options)
-    n_params_base = count_params(build_model(model["arch"], 1.0, data.in_shape, data.n_classes, **options))
-    cohort = Cohort.plan(experiment, model["arch"], alpha, replicate, family, n_params_base)
+    n_params_base = family.n_params_base
+    cohort = Cohort.plan(experiment, model["arch"], alpha, replicate, family)
     cfg = TrainConfig.from_dict({**train, "device": "cuda" if torch.cuda.is_available() else "cpu"})
     print(f"cohort {experiment} alpha={alpha} replicate={replicate}: {len(cohort.seeds)} models "
           f"(M_feat={cohort.m_feat}, M_param={cohort.m_param}, params {cohort.n_params} vs base {n_params_base}), "
@@ -45,7 +39,8 @@ def train_cohort_job(dataset_path, out_dir, resume_path, *, experiment: str, alp
             save_atomic({**provenance, "seed": seed, "state": state, "n_params": count_params(m),
                          "state_dict": m.state_dict()}, out / cohort.filename(seed, suffix))
 
-    spec = CohortSpec(_builder(model, alpha, data), cohort.seeds, cohort_seed=replicate)
+    spec = CohortSpec(lambda: build_from_config(model, alpha, data.in_shape, data.n_classes), cohort.seeds,
+                      cohort_seed=replicate)
     x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
     Path(resume_path).parent.mkdir(parents=True, exist_ok=True)
     models = train_cohort(spec, x, y, cfg, resume_path=resume_path, on_init=lambda ms: save(ms, "init"))
@@ -73,9 +68,7 @@ def features_job(dataset_path, checkpoint_dir, out_dir, state: str, *, experimen
     for seed in cohort.seeds:
         path = Path(checkpoint_dir) / cohort.filename(seed, ".pt" if state == "trained" else "_init.pt")
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
-        model_cfg = ckpt["model"]
-        options = {k: v for k, v in model_cfg.items() if k != "arch"}
-        model = build_model(model_cfg["arch"], ckpt["alpha"], tuple(ckpt["in_shape"]), ckpt["n_classes"], **options)
+        model = build_from_config(ckpt["model"], ckpt["alpha"], ckpt["in_shape"], ckpt["n_classes"])
         model.load_state_dict(ckpt["state_dict"])
         attrs = {"experiment": experiment, "dataset": dataset, "arch": cohort.arch, "alpha": cohort.alpha,
                  "seed": seed, "state": state, "n_params": ckpt["n_params"], "config_hash": ckpt["config_hash"],

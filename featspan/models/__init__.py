@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # torch is imported by the builders only, keeping the Snakefi
 
 ARCHS = ("mlp",)
 __all__ = ["ARCHS", "ScaledFamily", "alpha_token", "build_model", "count_params", "m_feat", "m_param",
-           "scale_width", "scaled_family"]
+           "scale_width", "scaled_family", "build_from_config"]
 
 
 def build_model(arch: str, alpha: float, in_shape: tuple[int, ...], n_classes: int, **options) -> "torch.nn.Module":
@@ -22,6 +22,12 @@ def build_model(arch: str, alpha: float, in_shape: tuple[int, ...], n_classes: i
         from .mlp import build_mlp
         return build_mlp(alpha, in_shape, n_classes, **options)
     raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHS)}")
+
+
+def build_from_config(model_cfg: dict, alpha: float, in_shape, n_classes: int) -> "torch.nn.Module":
+    """``build_model`` from a config's ``model:`` mapping (``arch`` plus the family's base-width options)."""
+    options = {k: v for k, v in model_cfg.items() if k != "arch"}
+    return build_model(model_cfg["arch"], alpha, tuple(in_shape), n_classes, **options)
 
 
 def count_params(model: "torch.nn.Module") -> int:
@@ -38,6 +44,7 @@ class ScaledFamily:
     n_features: int
     m_feat: int
     m_param: int
+    n_params_base: int
 
     @property
     def cohort_size(self) -> int:
@@ -50,4 +57,5 @@ def scaled_family(arch: str, alpha: float, in_shape, n_classes: int, **options) 
     base = build_model(arch, 1.0, tuple(in_shape), n_classes, **options)
     model = build_model(arch, alpha, tuple(in_shape), n_classes, **options)
     pb, pa = count_params(base), count_params(model)
-    return ScaledFamily(arch, alpha, pa, model.n_features, m_feat(base.n_features, model.n_features), m_param(pb, pa))
+    return ScaledFamily(arch, alpha, pa, model.n_features, m_feat(base.n_features, model.n_features), m_param(pb, pa),
+                        pb)
