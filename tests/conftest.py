@@ -1,5 +1,11 @@
+import os
 import sys
 from pathlib import Path
+
+# No test touches the network: the Hugging Face libraries read these when they are imported.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import numpy as np
 import pytest

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..h5 import atomic_path
 
-DATASETS = ("mnist1d",)
+DATASETS = ("mnist1d", "digits", "cifar10", "mnli")
 
 
 @dataclass
@@ -46,4 +46,15 @@ def load_dataset(name: str, cache_dir: str | None = None, **options) -> Dataset:
     if name == "mnist1d":  # generated in memory: nothing to cache
         from .mnist1d import load_mnist1d
         return load_mnist1d(**options)
+    if name == "digits":  # ships with scikit-learn
+        from .digits import load_digits_images
+        return load_digits_images(**options)
+    if name == "cifar10":
+        from .cifar10 import load_cifar10
+        options.setdefault("root", os.path.join(cache_dir or ".", "cifar10"))
+        return load_cifar10(**options)
+    if name == "mnli":
+        from .mnli import load_mnli
+        options.setdefault("cache_dir", os.path.join(cache_dir, "huggingface") if cache_dir else None)
+        return load_mnli(**options)
     raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
