@@ -56,6 +56,26 @@ def cmd_probe(args) -> dict:
     return {**result.summary(), "features": args.features}
 
 
+def cmd_models(args) -> dict:
+    from .models import PAPER_SETTINGS, build_model, count_params, scaled_family
+
+    setting = PAPER_SETTINGS[args.arch]
+    options = dict(setting["options"])
+    if args.base_width is not None:
+        if args.arch not in ("resnet18", "vgg16"):
+            raise ValueError(f"--base-width applies to resnet18 and vgg16, not {args.arch}")
+        options["base_width"] = args.base_width
+    alphas = [float(a) for a in args.alphas]
+    if any(not 0 < a <= 1 for a in alphas):
+        raise ValueError("--alphas: every alpha must be in (0, 1]")
+    families = [scaled_family(args.arch, a, setting["in_shape"], setting["n_classes"], **options) for a in alphas]
+    base = build_model(args.arch, 1.0, setting["in_shape"], setting["n_classes"], **options)
+    return {"arch": args.arch, "alphas": alphas, "n_params": [f.n_params for f in families],
+            "n_features": [f.n_features for f in families], "m_feat": [f.m_feat for f in families],
+            "m_param": [f.m_param for f in families], "n_params_base": count_params(base),
+            "in_shape": list(setting["in_shape"]), "n_classes": setting["n_classes"], "options": options}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="featspan", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -94,6 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--device", default=None, help="torch device (default: cuda if available)")
     probe.add_argument("--json", action="store_true", help="print one JSON object")
     probe.set_defaults(func=cmd_probe)
+
+    models = sub.add_parser("models", help="parameter and feature counts, M_feat and M_param of a model family")
+    models.add_argument("--arch", required=True, choices=("resnet18", "vgg16", "transformer", "mlp"))
+    models.add_argument("--alphas", nargs="+", default=["0.5", "0.25", "0.125", "0.0625"],
+                        help="width multipliers (default: the paper's 1/2 ... 1/16)")
+    models.add_argument("--base-width", type=int, default=None, help="first-stage width (paper: 64)")
+    models.add_argument("--json", action="store_true", help="print one JSON object")
+    models.set_defaults(func=cmd_models)
     return parser
 
 

@@ -47,6 +47,10 @@ class TrainConfig:
     data_order: str = "shared"       # shared: one order for the cohort; own: each model its seed's order
     mode: str = "cohort"             # cohort | sequential
     checkpoint_every: int = 5        # epochs between resumable snapshots (0: never)
+    crop_padding: int = 0            # augmentation: random crop of the zero-padded image (vision: 4)
+    flip: bool = False               # augmentation: random horizontal flip (not for digits)
+    amp: str = "bf16"                # GPU only: bf16 | fp16 (with a gradient scaler) | none
+    channels_last: bool = True       # GPU only, one-by-one image models: NHWC memory layout
     device: str = "cpu"
 
     @classmethod
@@ -65,6 +69,66 @@ def batch_order(n: int, epoch: int, seed: int) -> np.ndarray:
     """The permutation of training rows in one epoch: a pure function of (seed, epoch), so a resumed
     run replays it exactly without saving generator state."""
     return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+def augment(x: torch.Tensor, crop_padding: int, flip: bool, generator: torch.Generator) -> torch.Tensor:
+    """Random crop with zero padding and random horizontal flip of an image batch ``[B, C, H, W]``,
+    batched on the batch's device. Offsets and flips come from ``generator`` (on the CPU), so a run
+    is reproducible on any device and a resumed run replays them."""
+    if x.dim() != 4 or not (crop_padding or flip):
+        return x
+    b, c, h, w = x.shape
+    if crop_padding:
+        p = crop_padding
+        dy = torch.randint(0, 2 * p + 1, (b, 1), generator=generator).to(x.device)
+        dx = torch.randint(0, 2 * p + 1, (b, 1), generator=generator).to(x.device)
+        rows = (dy + torch.arange(h, device=x.device))[:, None, :, None]
+        cols = (dx + torch.arange(w, device=x.device))[:, None, None, :]
+        padded = nn.functional.pad(x, (p, p, p, p))
+        x = padded[torch.arange(b, device=x.device)[:, None, None, None],
+                   torch.arange(c, device=x.device)[None, :, None, None], rows, cols]
+    if flip:
+        mirror = (torch.rand(b, generator=generator) < 0.5).to(x.device)[:, None, None, None]
+        x = torch.where(mirror, x.flip(-1), x)
+    return x
+
+
+def augmentation_generator(seed: int, epoch: int) -> torch.Generator:
+    """The augmentation draws of one epoch: a function of (seed, epoch), like the batch order."""
+    return torch.Generator().manual_seed(int(np.random.default_rng([seed, epoch, 1]).integers(2 ** 62)))
+
+
+class Precision:
+    """Mixed precision on a GPU (bf16 autocast, or fp16 with a gradient scaler); plain fp32 on the CPU."""
+
+    def __init__(self, cfg: TrainConfig, device: torch.device):
+        self.dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp) if device.type == "cuda" else None
+        if cfg.amp not in ("bf16", "fp16", "none"):
+            raise ValueError(f"unknown amp setting {cfg.amp!r}; use bf16, fp16 or none")
+        self.scaler = torch.amp.GradScaler("cuda") if self.dtype == torch.float16 else None
+        self.device = device
+
+    def autocast(self):
+        import contextlib
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.dtype)
+
+    def state_dict(self):
+        return None if self.scaler is None else self.scaler.state_dict()
+
+    def load_state_dict(self, state) -> None:
+        if self.scaler is not None and state is not None:
+            self.scaler.load_state_dict(state)
+
+    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        if self.scaler is None:
+            loss.backward()
+            optimizer.step()
+        else:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(optimizer)
+            self.scaler.update()
 
 
 def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -111,6 +175,10 @@ class CohortSpec:
         return self.cohort_seed if cfg.data_order == "shared" else self.seeds[i]
 
 
+def _cuda_rng():
+    return torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+
+
 def _log(msg: str) -> None:
     print(msg, file=sys.stdout, flush=True)
 
@@ -150,6 +218,10 @@ def _load_resume(path, tag: str):
 def _train_one(spec, i, model, x, y, cfg, resume_path):
     device = torch.device(cfg.device)
     model = model.to(device)
+    precision = Precision(cfg, device)
+    memory_format = torch.channels_last if cfg.channels_last and device.type == "cuda" and x.dim() == 4 \
+        else torch.preserve_format
+    model = model.to(memory_format=memory_format)
     optimizer = make_optimizer(model.parameters(), cfg)
     n = x.shape[0]
     steps = math.ceil(n / cfg.batch_size)
@@ -162,21 +234,27 @@ def _train_one(spec, i, model, x, y, cfg, resume_path):
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
+        if state.get("cuda_rng") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
         start = state["epoch"]
+        precision.load_state_dict(state.get("scaler"))
         _log(f"model seed {spec.seeds[i]}: resumed after epoch {start}")
+    x, y = x.to(device), y.to(device)  # the whole split lives on the training device
     for epoch in range(start, cfg.epochs):
         model.train()
         t0, total_loss, correct = time.perf_counter(), 0.0, 0
-        order = torch.as_tensor(batch_order(n, epoch, spec.order_seed(i, cfg)))
+        order = torch.as_tensor(batch_order(n, epoch, spec.order_seed(i, cfg)), device=device)
+        generator = augmentation_generator(spec.order_seed(i, cfg), epoch)
         for b in range(steps):
             idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            xb, yb = x[idx].to(device), y[idx].to(device)
-            logits = model(xb)
-            loss = nn.functional.cross_entropy(logits, yb)
+            xb, yb = x[idx], y[idx]
+            xb = augment(xb, cfg.crop_padding, cfg.flip, generator).contiguous(memory_format=memory_format)
+            with precision.autocast():
+                logits = model(xb)
+                loss = nn.functional.cross_entropy(logits.float(), yb)
             _check_finite(loss, f"model seed {spec.seeds[i]}", epoch)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            precision.step(loss, optimizer)
             scheduler.step()
             total_loss += loss.item() * len(idx)
             correct += (logits.argmax(1) == yb).sum().item()
@@ -187,7 +265,8 @@ def _train_one(spec, i, model, x, y, cfg, resume_path):
                 and epoch + 1 < cfg.epochs:
             save_atomic({"tag": f"one:{spec.seeds[i]}", "epoch": epoch + 1, "model": model.state_dict(),
                          "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                         "torch_rng": torch.get_rng_state()}, path)
+                         "scaler": precision.state_dict(), "torch_rng": torch.get_rng_state(),
+                         "cuda_rng": _cuda_rng()}, path)
     return model.cpu().eval()
 
 
@@ -205,6 +284,7 @@ def _train_stacked(spec, models, x, y, cfg, resume_path):
     shared = cfg.data_order == "shared"
     forward = torch.vmap(one, in_dims=(0, 0, None if shared else 0), randomness="different")
     optimizer = make_optimizer(list(params.values()), cfg)
+    precision = Precision(cfg, device)
     n = x.shape[0]
     steps = math.ceil(n / cfg.batch_size)
     scheduler = make_scheduler(optimizer, cfg, steps)
@@ -220,7 +300,10 @@ def _train_stacked(spec, models, x, y, cfg, resume_path):
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
+        if state.get("cuda_rng") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
         start = state["epoch"]
+        precision.load_state_dict(state.get("scaler"))
         _log(f"cohort of {n_models}: resumed after epoch {start}")
     x, y = x.to(device), y.to(device)
     for epoch in range(start, cfg.epochs):
@@ -229,21 +312,27 @@ def _train_stacked(spec, models, x, y, cfg, resume_path):
         correct = torch.zeros(n_models, device=device)
         if shared:
             orders = torch.as_tensor(batch_order(n, epoch, spec.cohort_seed), device=device)
+            generators = [augmentation_generator(spec.cohort_seed, epoch)]
         else:
             orders = torch.stack([torch.as_tensor(batch_order(n, epoch, s)) for s in spec.seeds]).to(device)
+            generators = [augmentation_generator(s, epoch) for s in spec.seeds]
         for b in range(steps):
             sl = slice(b * cfg.batch_size, (b + 1) * cfg.batch_size)
             idx = orders[sl] if shared else orders[:, sl]
             xb, yb = x[idx], y[idx]
-            logits = forward(params, buffers, xb)                     # [M, B, classes]
+            if shared:
+                xb = augment(xb, cfg.crop_padding, cfg.flip, generators[0])
+            else:
+                xb = torch.stack([augment(xb[j], cfg.crop_padding, cfg.flip, g) for j, g in enumerate(generators)])
+            with precision.autocast():
+                logits = forward(params, buffers, xb).float()         # [M, B, classes]
             targets = yb.expand(n_models, -1) if shared else yb       # [M, B]
             per_model = nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none")
             per_model = per_model.view(n_models, -1).mean(1)          # each model's own mean loss
             _check_finite(per_model, "model seeds " + ", ".join(
                 str(spec.seeds[j]) for j in torch.nonzero(~torch.isfinite(per_model)).flatten().tolist()), epoch)
             optimizer.zero_grad(set_to_none=True)
-            per_model.sum().backward()                                # gradients stay per model
-            optimizer.step()
+            precision.step(per_model.sum(), optimizer)                # gradients stay per model
             scheduler.step()
             with torch.no_grad():
                 total_loss += per_model.detach() * targets.shape[1]
@@ -257,7 +346,8 @@ def _train_stacked(spec, models, x, y, cfg, resume_path):
                          "params": {k: v.detach().cpu() for k, v in params.items()},
                          "buffers": {k: v.cpu() for k, v in buffers.items()},
                          "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                         "torch_rng": torch.get_rng_state()}, resume_path)
+                         "scaler": precision.state_dict(), "torch_rng": torch.get_rng_state(),
+                         "cuda_rng": _cuda_rng()}, resume_path)
     out = []
     for i, model in enumerate(models):
         model = model.cpu()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -16,9 +17,14 @@ from .train import CohortSpec, TrainConfig, accuracy, extract_features, save_ato
 
 
 def train_cohort_job(dataset_path, out_dir, resume_path, *, experiment: str, alpha: float, replicate: int,
-                     model: dict, train: dict) -> Cohort:
-    """Train the cohort of (experiment, alpha, replicate) and write its checkpoints and manifest."""
+                     model: dict, train: dict, tuning_path=None) -> Cohort:
+    """Train the cohort of (experiment, alpha, replicate) and write its checkpoints and manifest.
+    With ``tuning_path`` (the tune rule's JSON) its winning learning rate and weight decay are used."""
     data = Dataset.load(dataset_path)
+    if tuning_path:
+        best = json.loads(Path(tuning_path).read_text())["best"]
+        print(f"tuned hyperparameters from {tuning_path}: {best}")
+        train = {**train, **best}
     options = {k: v for k, v in model.items() if k != "arch"}
     family = scaled_family(model["arch"], alpha, data.in_shape, data.n_classes, **options)
     n_params_base = family.n_params_base

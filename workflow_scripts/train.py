@@ -15,5 +15,6 @@ train_cohort_job(
     dataset_path=snakemake.input.dataset,  # noqa: F821
     out_dir=snakemake.output[0],  # noqa: F821
     resume_path=snakemake.params.resume,  # noqa: F821
+    tuning_path=snakemake.input.get("tuning"),  # noqa: F821
     **snakemake.params.job,  # noqa: F821
 )
