@@ -48,3 +48,4 @@ rule all:
         figure_files(FIGURES),
         toy_outputs(),
     default_target: True
+    localrule: True

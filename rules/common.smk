@@ -10,6 +10,7 @@ STATES = ["trained", "init"]
 DATASET = "results/{exp}/dataset.h5"
 CHECKPOINTS = "results/{exp}/checkpoints/a{alpha}_r{rep}"
 RESUME = "results/{exp}/resume/a{alpha}_r{rep}.pt"
+TUNING = "results/{exp}/tuning/a{alpha}.json"
 FEATURES = "results/{exp}/features/{state}/a{alpha}_r{rep}"
 SPAN = "results/{exp}/span/{state}/a{alpha}_r{rep}.json"
 RESIDUALS = "results/{exp}/residuals/{state}/a{alpha}_r{rep}"
@@ -48,6 +49,13 @@ def exp_config(wildcards):
 def alpha_value(wildcards):
     num, _, den = wildcards.alpha.partition("_")
     return int(num) / int(den or 1)
+
+
+def tuning_input(wildcards):
+    """The tuning result the training of a cohort reads, when the experiment tunes (else nothing)."""
+    if "tune" not in exp_config(wildcards):
+        return {}
+    return {"tuning": TUNING.format(exp=wildcards.exp, alpha=wildcards.alpha)}
 
 
 def narrow_cohorts(exp):

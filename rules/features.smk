@@ -3,17 +3,19 @@ rule features:
         dataset=DATASET,
         checkpoints=CHECKPOINTS,
     output:
-        directory(FEATURES),
+        trained=directory(FEATURES.replace("{state}", "trained")),
+        init=directory(FEATURES.replace("{state}", "init")),
     params:
         job=lambda wc: {"experiment": wc.exp, "dataset": exp_config(wc)["dataset"]["name"]},
     log:
-        log("features", "{exp}/{state}/a{alpha}_r{rep}"),
+        log("features", "{exp}/a{alpha}_r{rep}"),
     benchmark:
-        bench("features", "{exp}/{state}/a{alpha}_r{rep}")
+        bench("features", "{exp}/a{alpha}_r{rep}")
     threads: config["threads_per_job"]
     resources:
         mem_mb=4000,
         runtime=60,
+        gpu=config["gpus_per_job"],
     conda:
         "../envs/train.yaml"
     script:

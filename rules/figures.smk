@@ -15,6 +15,7 @@ for _name, _spec in FIGURES.items():
             log("figures", _name),
         benchmark:
             bench("figures", _name)
+        localrule: True
         threads: 1
         resources:
             mem_mb=2000,

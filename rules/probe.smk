@@ -35,6 +35,7 @@ rule summarize_probe:
         log("summarize_probe", "{exp}"),
     benchmark:
         bench("summarize_probe", "{exp}")
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,

@@ -1,17 +1,23 @@
+# One job per narrow cohort computes both states (trained and random init): the regressions of the
+# two states are independent, but one process start and one pass of imports serve both.
 rule span:
     input:
-        base=FEATURES.replace("{alpha}", "1"),
-        narrow=FEATURES,
+        base_trained=FEATURES.replace("{alpha}", "1").replace("{state}", "trained"),
+        narrow_trained=FEATURES.replace("{state}", "trained"),
+        base_init=FEATURES.replace("{alpha}", "1").replace("{state}", "init"),
+        narrow_init=FEATURES.replace("{state}", "init"),
     output:
-        json=SPAN,
-        residuals=directory(RESIDUALS),
+        json_trained=SPAN.replace("{state}", "trained"),
+        residuals_trained=directory(RESIDUALS.replace("{state}", "trained")),
+        json_init=SPAN.replace("{state}", "init"),
+        residuals_init=directory(RESIDUALS.replace("{state}", "init")),
     params:
         span=canon(config["span"]),
         residual_m_choices=config["probe"]["residual_m_choices"],
     log:
-        log("span", "{exp}/{state}/a{alpha}_r{rep}"),
+        log("span", "{exp}/a{alpha}_r{rep}"),
     benchmark:
-        bench("span", "{exp}/{state}/a{alpha}_r{rep}")
+        bench("span", "{exp}/a{alpha}_r{rep}")
     threads: config["threads_per_job"]
     resources:
         mem_mb=8000,
@@ -35,6 +41,7 @@ rule summarize_span:
         log("summarize_span", "{exp}"),
     benchmark:
         bench("summarize_span", "{exp}")
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,

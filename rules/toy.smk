@@ -33,6 +33,7 @@ rule toy_learned_signals:
         log("toy_report", "learned_signals"),
     benchmark:
         bench("toy_report", "learned_signals")
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,
@@ -54,6 +55,7 @@ rule table1:
         log("toy_report", "table1"),
     benchmark:
         bench("toy_report", "table1")
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,
@@ -79,6 +81,7 @@ for _name, _slug in (("fig5", "toy_correlation"), ("fig6", "toy_neuron_forces"),
             log("toy_report", _name),
         benchmark:
             bench("toy_report", _name)
+        localrule: True
         threads: 1
         resources:
             mem_mb=2000,

@@ -1,4 +1,4 @@
-"""Rule features: extract the features of every model of a cohort in one state to HDF5."""
+"""Rule features: extract the features of every model of a cohort, trained and at init, to HDF5."""
 import sys
 from pathlib import Path
 
@@ -10,10 +10,11 @@ start_job(snakemake)  # noqa: F821
 
 from featspan.workflow import features_job  # noqa: E402
 
-features_job(
-    dataset_path=snakemake.input.dataset,  # noqa: F821
-    checkpoint_dir=snakemake.input.checkpoints,  # noqa: F821
-    out_dir=snakemake.output[0],  # noqa: F821
-    state=snakemake.wildcards.state,  # noqa: F821
-    **snakemake.params.job,  # noqa: F821
-)
+for state in ("trained", "init"):  # one job for both states: the dataset and torch load once
+    features_job(
+        dataset_path=snakemake.input.dataset,  # noqa: F821
+        checkpoint_dir=snakemake.input.checkpoints,  # noqa: F821
+        out_dir=snakemake.output[state],  # noqa: F821
+        state=state,
+        **snakemake.params.job,  # noqa: F821
+    )
