@@ -24,8 +24,8 @@ def start_job(smk) -> None:
         threadpool_limits(threads)
     except ImportError:  # pragma: no cover - scikit-learn brings threadpoolctl
         pass
-    import torch
-    torch.set_num_threads(threads)
+    if "torch" in sys.modules:  # otherwise OMP_NUM_THREADS applies when (if ever) torch is imported:
+        sys.modules["torch"].set_num_threads(threads)  # importing it costs seconds here
 
 
 def config_hash(*parts) -> str:
