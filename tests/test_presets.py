@@ -1,0 +1,41 @@
+"""Presets build their DAGs, and the tuning rule feeds training in a real (tiny) run."""
+import json
+
+import pytest
+import yaml
+
+from test_workflow import ROOT, planned_rules, snakemake
+
+pytestmark = pytest.mark.slow
+
+
+def test_paper_preset_plans_tuning_and_gpu_training(tmp_path):
+    run = snakemake(tmp_path, "-n", config=ROOT / "configs" / "paper.yaml")
+    assert run.returncode == 0, run.stderr[-3000:]
+    rules = planned_rules(run)
+    # 3 experiments: 5 + 5 + 4 alphas tuned once each; 4 seeds per alpha trained
+    assert rules["tune"] == 14 and rules["train"] == 56 and rules["features"] == 56
+    assert "gpu=1" in run.stdout
+
+
+def test_tuning_winner_reaches_training(tmp_path):
+    config = {
+        "experiments": {"tuned": {
+            "dataset": {"name": "digits", "size": 8},
+            "model": {"arch": "resnet18", "base_width": 2},
+            "alphas": [1, 0.5], "seeds": [0, 1],
+            "train": {"epochs": 1, "batch_size": 128, "optimizer": "sgd", "schedule": "step", "crop_padding": 1},
+            "tune": {"lr": [1.0e-5, 0.05], "weight_decay": [0.0], "epochs": 2},
+        }},
+    }
+    path = tmp_path / "tuned.yaml"
+    path.write_text(yaml.safe_dump(config))
+    target = "results/tuned/checkpoints/a1_r1"
+    run = snakemake(tmp_path, "--cores", "2", target, config=path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    tuning = json.loads((tmp_path / "results" / "tuned" / "tuning" / "a1.json").read_text())
+    assert len(tuning["grid"]) == 2 and tuning["seed"] == 0
+    best = max(tuning["grid"], key=lambda g: g["val_accuracy"])
+    assert tuning["best"] == {"lr": best["lr"], "weight_decay": best["weight_decay"]}
+    log = (tmp_path / "results" / "logs" / "train" / "tuned" / "a1_r1.log").read_text()
+    assert f"tuned hyperparameters from results/tuned/tuning/a1.json: {tuning['best']}" in log
