@@ -282,11 +282,12 @@ def _train_stacked(spec, models, x, y, cfg, resume_path):
         return functional_call(skeleton, (p, b), (xb,))
 
     shared = cfg.data_order == "shared"
-    forward = torch.vmap(one, in_dims=(0, 0, None if shared else 0), randomness="different")
     stacked = getattr(type(models[0]), "stacked_forward", None)
     if stacked is not None:  # a family that runs its stack as batched matrix products directly
         def forward(p, b, xb):
             return stacked(p, xb, shared)
+    else:
+        forward = torch.vmap(one, in_dims=(0, 0, None if shared else 0), randomness="different")
     optimizer = make_optimizer(list(params.values()), cfg)
     precision = Precision(cfg, device)
     n = x.shape[0]
