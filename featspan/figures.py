@@ -5,28 +5,55 @@ Light on purpose (no numpy or matplotlib): the Snakefile reads it to name target
 
 from __future__ import annotations
 
-FIGURES = {
-    "fig1": {
-        "slug": "fsg_forward_trained",
+GAP_FORMULA = {
+    "forward": "FSE(concat. of M narrow → M_1) − FSE(M_1' → M_1)",
+    "reverse": "FSE(M_1 → M_α) − FSE(concat. of M narrow → M_α)",
+}
+GAP_MEANING = {
+    "forward": "Positive: the narrow models together span the base model's features worse than another base "
+               "model does.",
+    "reverse": "Positive: the base model spans a held-out narrow model's features worse than a concatenation "
+               "of other narrow models does.",
+}
+EVAL_NAME = {"validation": "validation part", "test": "test split"}
+
+
+def _gap(paper: str, direction: str, state: str, eval: str) -> dict:
+    """A feature-span-gap figure: one of direction x state x evaluation set."""
+    state_name = "trained" if state == "trained" else "random-init"
+    return {
+        "slug": f"fsg_{direction}_{state}" + ("_test" if eval == "test" else ""),
         "kind": "gap",
         "source": "span",
-        "options": {"direction": "forward", "state": "trained", "eval": "validation"},
+        "options": {"direction": direction, "state": state, "eval": eval},
+        "title": f"{direction.capitalize()} FSG, {state_name} models, {EVAL_NAME[eval]}: {GAP_FORMULA[direction]}",
         "caption": (
-            "Forward feature span gap of trained models on the validation part (Figure 1, Finding 3.1): "
-            "FSG(alpha) = FSE(concatenation of M narrow models -> M_1) - FSE(M_1' -> M_1), for M = M_param "
-            "(solid) and M = M_feat (dashed). Positive: the narrow models together span the base model's "
-            "features worse than another base model does."
+            f"{direction.capitalize()} feature span gap of {state_name} models on the {EVAL_NAME[eval]} ({paper}): "
+            f"FSG(alpha) = {GAP_FORMULA[direction]}, for M = M_param (solid) and M = M_feat (dashed); mean and "
+            f"standard deviation over replicates. {GAP_MEANING[direction]}"
         ),
-    },
+    }
+
+
+FIGURES = {
+    "fig1": _gap("Figure 1, Finding 3.1", "forward", "trained", "validation"),
+    "fig2": _gap("Figure 2", "reverse", "trained", "validation"),
     "fig3": {
         "slug": "fp_trained",
         "kind": "fp",
         "source": "probe",
         "options": {"state": "trained"},
+        "title": "Feature performance: linear probe on M_1 vs narrow models and their concatenations",
         "caption": (
             "Feature performance (Figure 3, Finding 3.2): test accuracy of a linear softmax probe on the "
             "features of the base model M_1, one narrow model M_alpha, and concatenations of M_feat and "
             "M_param narrow models."
         ),
     },
+    "fig7": _gap("Figure 7", "forward", "init", "validation"),
+    "fig8": _gap("Figure 8", "reverse", "init", "validation"),
+    "fig11": _gap("Figure 11: Figure 1 on the test split", "forward", "trained", "test"),
+    "fig12": _gap("Figure 12: Figure 2 on the test split", "reverse", "trained", "test"),
+    "fig13": _gap("Figure 13: Figure 7 on the test split", "forward", "init", "test"),
+    "fig14": _gap("Figure 14: Figure 8 on the test split", "reverse", "init", "test"),
 }

@@ -109,21 +109,15 @@ def fp_figure(tables, state: str, title: str):
     return fig
 
 
-TITLES = {
-    "fig1": "Forward FSG, trained models, validation part: FSE(concat. of M narrow → M_1) − FSE(M_1' → M_1)",
-    "fig3": "Feature performance: linear probe on M_1 vs narrow models and their concatenations",
-}
-
-
 def draw_figure(name: str, inputs: Sequence[str], outputs: Sequence[str], experiments: Sequence[str]) -> None:
     """Draw figure ``name`` from one summary CSV per experiment (``inputs`` in ``experiments`` order)."""
     spec = FIGURES[name]
     tables = {exp: read_table(path) for exp, path in zip(experiments, inputs)}
     with plt.rc_context(STYLE):
         if spec["kind"] == "gap":
-            fig = gap_figure(tables, title=TITLES[name], **spec["options"])
+            fig = gap_figure(tables, title=spec["title"], **spec["options"])
         elif spec["kind"] == "fp":
-            fig = fp_figure(tables, title=TITLES[name], **spec["options"])
+            fig = fp_figure(tables, title=spec["title"], **spec["options"])
         else:
             raise ValueError(f"unknown figure kind {spec['kind']!r}")
         for out in outputs:
