@@ -46,6 +46,7 @@ include: "rules/toy.smk"
 rule all:
     input:
         figure_files(FIGURES),
+        multiext("results/tables/table2_accuracy_and_m", ".csv", ".md"),
         toy_outputs(),
     default_target: True
     localrule: True

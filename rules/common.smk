@@ -58,6 +58,11 @@ def tuning_input(wildcards):
     return {"tuning": TUNING.format(exp=wildcards.exp, alpha=wildcards.alpha)}
 
 
+def all_cohorts(exp):
+    """(alpha token, replicate) of every cohort of an experiment."""
+    return experiment_cohorts(config["experiments"][exp])
+
+
 def narrow_cohorts(exp):
     """(alpha token, replicate) of every alpha < 1 cohort of an experiment."""
     return [(a, r) for a, r in experiment_cohorts(config["experiments"][exp]) if a != "1"]

@@ -24,3 +24,23 @@ for _name, _spec in FIGURES.items():
             "../envs/figures.yaml"
         script:
             "../workflow_scripts/figure.py"
+
+
+rule table2:
+    input:
+        lambda wc: [CHECKPOINTS.format(exp=e, alpha=a, rep=r) for e in EXPERIMENTS for a, r in all_cohorts(e)],
+    output:
+        multiext("results/tables/table2_accuracy_and_m", ".csv", ".md"),
+    log:
+        log("tables", "table2"),
+    benchmark:
+        bench("tables", "table2")
+    localrule: True
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/figures.yaml"
+    script:
+        "../workflow_scripts/table2.py"

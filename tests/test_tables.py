@@ -1,0 +1,27 @@
+"""Table 2 from cohort folders: the right models are averaged, M values come from the manifests."""
+import json
+
+import pytest
+
+from featspan.tables import table2_rows, write_table2
+
+
+def _cohort(folder, alpha, replicate, seeds, accs, m_feat=1, m_param=1):
+    folder.mkdir(parents=True)
+    (folder / "cohort.json").write_text(json.dumps({
+        "experiment": "e", "arch": "mlp", "alpha": alpha, "replicate": replicate, "seeds": seeds,
+        "m_feat": m_feat, "m_param": m_param, "n_params": 100, "n_features": 8, "n_params_base": 400}))
+    (folder / "accuracy.tsv").write_text("seed\ttrain\ttest\n" + "".join(f"{s}\t{a}\t{b}\n" for s, (a, b) in zip(seeds, accs)))
+    return str(folder)
+
+
+def test_table2_averages_base_models_and_every_narrow_model(tmp_path):
+    dirs = [_cohort(tmp_path / "b0", 1.0, 0, [0, 1], [(1.0, 0.8), (0.9, 0.6)]),
+            _cohort(tmp_path / "n0", 0.5, 0, [0, 1, 2], [(0.5, 0.4), (0.7, 0.6), (0.6, 0.5)], m_feat=2, m_param=2)]
+    base, narrow = table2_rows(dirs)
+    assert (base["alpha"], base["n_models"]) == (1.0, 2)
+    assert base["test_accuracy"] == pytest.approx(0.7) and base["train_std"] == pytest.approx(0.05)
+    assert (narrow["m_feat"], narrow["n_models"]) == (2, 3)
+    assert narrow["train_accuracy"] == pytest.approx(0.6)
+    write_table2(dirs, tmp_path / "t.csv", tmp_path / "t.md")
+    assert "| e | 0.5 | 100 | 8 | 2 | 2 | 60.0 ± 8.2 | 50.0 ± 8.2 | 3 |" in (tmp_path / "t.md").read_text()
