@@ -47,6 +47,7 @@ rule all:
     input:
         figure_files(FIGURES),
         multiext("results/tables/table2_accuracy_and_m", ".csv", ".md"),
+        multiext("results/tables/table3_residual_probes", ".csv", ".md"),
         toy_outputs(),
     default_target: True
     localrule: True

@@ -50,8 +50,31 @@ FIGURES = {
             "M_param narrow models."
         ),
     },
+    "fig4": {
+        "slug": "fp_residuals",
+        "kind": "fp",
+        "source": "probe",
+        "options": {"state": "trained", "lines": ["concat_param+over", "concat_param", "base+low_param"]},
+        "title": "Feature performance with residuals appended: [concat., R_over] and [M_1, R_low] vs concat. and M_1",
+        "caption": (
+            "Feature performance with residual features (Figure 4): test accuracy of a linear probe on the "
+            "concatenation of M_param narrow models with the overparameterized residuals R_over appended "
+            "(the part of M_1's features the concatenation does not span), on the concatenation alone, and on "
+            "M_1 with the low-width residuals R_low appended. R_over raises accuracy toward M_1; R_low barely "
+            "moves M_1."
+        ),
+    },
     "fig7": _gap("Figure 7", "forward", "init", "validation"),
     "fig8": _gap("Figure 8", "reverse", "init", "validation"),
+    "fig10": {
+        "slug": "fp_residuals_vgg16",
+        "kind": "fp",
+        "source": "probe",
+        "archs": ["vgg16"],
+        "options": {"state": "trained", "lines": ["concat_param+over", "concat_param", "base+low_param"]},
+        "title": "VGG-16: feature performance with residuals appended (Figure 10: Figure 4 for VGG-16)",
+        "caption": "Figure 10: Figure 4 for the VGG-16 experiments only.",
+    },
     "fig11": _gap("Figure 11: Figure 1 on the test split", "forward", "trained", "test"),
     "fig12": _gap("Figure 12: Figure 2 on the test split", "reverse", "trained", "test"),
     "fig13": _gap("Figure 13: Figure 7 on the test split", "forward", "init", "test"),

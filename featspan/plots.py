@@ -82,7 +82,17 @@ def _finish(fig, title):
     fig.tight_layout()
 
 
-def fp_figure(tables, state: str, title: str):
+FP_LINES = {  # feature set in the probe summary -> (color, line style, legend label)
+    "concat_param": ("tab:red", "-", "concat. M_param"),
+    "concat_feat": ("tab:blue", "--", "concat. M_feat"),
+    "single": ("tab:gray", ":", "one M_α"),
+    "concat_param+over": ("tab:green", "-", "[concat. M_param, R_over]"),
+    "base+low_param": ("tab:purple", "-.", "[M_1, R_low]"),
+}
+
+
+def fp_figure(tables, state: str, title: str, lines=("concat_param", "concat_feat", "single")):
+    """Probe accuracy against alpha for the feature sets ``lines``; M_1 as a horizontal band."""
     fig, panels = _panels(tables)
     for ax, (exp, rows) in panels:
         rows = [r for r in rows if r["state"] == state]
@@ -93,9 +103,8 @@ def fp_figure(tables, state: str, title: str):
             mean, std, n = _stats(base)
             ax.axhline(mean, color="k", lw=1.5, label=f"M_1 (n = {n})")
             ax.axhspan(mean - std, mean + std, color="k", alpha=0.1, lw=0)
-        for name, color, ls, label in (("concat_param", "tab:red", "-", "concat. M_param"),
-                                       ("concat_feat", "tab:blue", "--", "concat. M_feat"),
-                                       ("single", "tab:gray", ":", "one M_α")):
+        for name in lines:
+            color, ls, label = FP_LINES[name]
             grouped = _grouped([r for r in rows if r["features"] == name], lambda r: r["alpha"],
                                lambda r: 100 * r["accuracy"])
             pts = [(x[a], *_stats(grouped[a])) for a in alphas if a in grouped]

@@ -56,3 +56,45 @@ def write_table2(checkpoint_dirs: Sequence[str], csv_path, md_path) -> None:
               f"{100 * r['test_accuracy']:.1f} ± {100 * r['test_std']:.1f} | {r['n_models']} |" for r in rows]
     with atomic_path(md_path) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
+
+
+TABLE3_ROWS = (  # (label, state, which alpha, feature set) as in the paper's Table 3
+    ("FP of the random-init M_1", "init", "base", "base"),
+    ("FP(R_over): residuals of M_1 the trained concatenation misses", "trained", "smallest", "over_param"),
+    ("FP of the random-init concatenation (M_param)", "init", "smallest", "concat_param"),
+    ("FP(R_low): residuals of the concatenation M_1 misses", "trained", "smallest", "low_param"),
+)
+
+
+def table3_rows(probe_tables: dict[str, list[dict]]) -> list[dict]:
+    """Residual-only probes at each experiment's smallest alpha against random-init baselines
+    (method.md section 6, Table 3): mean and std over replicates, in percent."""
+    rows = []
+    for label, state, which, features in TABLE3_ROWS:
+        row = {"row": label}
+        for exp, records in probe_tables.items():
+            smallest = min(r["alpha"] for r in records)
+            alpha = 1.0 if which == "base" else smallest
+            values = [100 * r["accuracy"] for r in records
+                      if r["state"] == state and r["alpha"] == alpha and r["features"] == features]
+            row[exp] = (float(np.mean(values)), float(np.std(values)), len(values), alpha) if values else None
+        rows.append(row)
+    return rows
+
+
+def write_table3(probe_tables: dict[str, list[dict]], csv_path, md_path) -> None:
+    rows = table3_rows(probe_tables)
+    exps = list(probe_tables)
+    with atomic_path(csv_path) as tmp:
+        lines = ["row,experiment,alpha,accuracy,std,replicates"]
+        lines += [f"\"{r['row']}\",{e},{r[e][3]},{r[e][0]},{r[e][1]},{r[e][2]}" for r in rows for e in exps if r[e]]
+        tmp.write_text("\n".join(lines) + "\n")
+    smallest = {e: min(rec["alpha"] for rec in probe_tables[e]) for e in exps}
+    head = " | ".join(f"{e} (α = {smallest[e]:g})" for e in exps)
+    md = ["Table 3. Probe test accuracy (%) on residual features alone at each experiment's smallest α, against "
+          "random-init baselines; mean ± std over replicates.", "",
+          f"| feature set | {head} |", "|---|" + "---|" * len(exps)]
+    cell = lambda v: "–" if v is None else f"{v[0]:.1f} ± {v[1]:.1f}"  # noqa: E731
+    md += [f"| {r['row']} | " + " | ".join(cell(r[e]) for e in exps) + " |" for r in rows]
+    with atomic_path(md_path) as tmp:
+        tmp.write_text("\n".join(md) + "\n")

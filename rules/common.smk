@@ -78,8 +78,16 @@ def smallest_alpha_cohorts(exp):
     return [(a, r) for a, r in experiment_cohorts(config["experiments"][exp]) if a == smallest]
 
 
+def figure_experiments(name):
+    """The experiments a figure shows: all, or those of the architectures it is restricted to."""
+    archs = FIGURES[name].get("archs")
+    return [e for e in EXPERIMENTS if archs is None or config["experiments"][e]["model"]["arch"] in archs]
+
+
 def figure_files(names):
-    return [FIGURE.format(name=n, slug=FIGURES[n]["slug"], ext=ext) for n in names for ext in ("pdf", "png")]
+    """Output files of the figures that have at least one experiment to show."""
+    return [FIGURE.format(name=n, slug=FIGURES[n]["slug"], ext=ext)
+            for n in names if figure_experiments(n) for ext in ("pdf", "png")]
 
 
 def probe_inputs(wc):

@@ -25,3 +25,16 @@ def test_table2_averages_base_models_and_every_narrow_model(tmp_path):
     assert narrow["train_accuracy"] == pytest.approx(0.6)
     write_table2(dirs, tmp_path / "t.csv", tmp_path / "t.md")
     assert "| e | 0.5 | 100 | 8 | 2 | 2 | 60.0 ± 8.2 | 50.0 ± 8.2 | 3 |" in (tmp_path / "t.md").read_text()
+
+
+def test_table3_reads_the_smallest_alpha_and_the_init_baselines():
+    from featspan.tables import table3_rows
+
+    def rec(state, alpha, features, acc):
+        return {"state": state, "alpha": alpha, "features": features, "accuracy": acc}
+    records = [rec("init", 1.0, "base", 0.30), rec("init", 1.0, "base", 0.40),
+               rec("trained", 0.25, "over_param", 0.55), rec("trained", 0.5, "over_param", 0.9),
+               rec("init", 0.25, "concat_param", 0.5), rec("trained", 0.25, "low_param", 0.2)]
+    rows = table3_rows({"e": records})
+    assert [r["e"][0] for r in rows] == pytest.approx([35.0, 55.0, 50.0, 20.0])
+    assert rows[1]["e"][3] == 0.25 and rows[0]["e"][3] == 1.0
