@@ -33,6 +33,9 @@ if "toy" in config:
                      f"= {config['toy']['total_width']} (each concatenation keeps m x M = total_width)")
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"

@@ -22,6 +22,7 @@ def _gap(paper: str, direction: str, state: str, eval: str) -> dict:
     """A feature-span-gap figure: one of direction x state x evaluation set."""
     state_name = "trained" if state == "trained" else "random-init"
     return {
+        "section": "Feature span gap (Section 3" + (", test split, Appendix D.3)" if eval == "test" else ")"),
         "slug": f"fsg_{direction}_{state}" + ("_test" if eval == "test" else ""),
         "kind": "gap",
         "source": "span",
@@ -39,6 +40,7 @@ FIGURES = {
     "fig1": _gap("Figure 1, Finding 3.1", "forward", "trained", "validation"),
     "fig2": _gap("Figure 2", "reverse", "trained", "validation"),
     "fig3": {
+        "section": "Feature performance (Section 3)",
         "slug": "fp_trained",
         "kind": "fp",
         "source": "probe",
@@ -51,6 +53,7 @@ FIGURES = {
         ),
     },
     "fig4": {
+        "section": "Feature performance (Section 3)",
         "slug": "fp_residuals",
         "kind": "fp",
         "source": "probe",
@@ -67,6 +70,7 @@ FIGURES = {
     "fig7": _gap("Figure 7", "forward", "init", "validation"),
     "fig8": _gap("Figure 8", "reverse", "init", "validation"),
     "fig10": {
+        "section": "Feature performance (Section 3)",
         "slug": "fp_residuals_vgg16",
         "kind": "fp",
         "source": "probe",

@@ -84,6 +84,24 @@ def figure_experiments(name):
     return [e for e in EXPERIMENTS if archs is None or config["experiments"][e]["model"]["arch"] in archs]
 
 
+def report_about(experiments):
+    """What a report caption states about each experiment it shows (alphas, replicates, data)."""
+    return {
+        e: {
+            "arch": config["experiments"][e]["model"]["arch"],
+            "dataset": config["experiments"][e]["dataset"]["name"],
+            "alphas": [alpha_label(a) for a in sorted(config["experiments"][e]["alphas"], reverse=True)],
+            "replicates": len(config["experiments"][e]["seeds"]),
+        }
+        for e in experiments
+    }
+
+
+def alpha_label(alpha):
+    num, _, den = alpha_token(alpha).partition("_")
+    return num if not den else f"{num}/{den}"
+
+
 def figure_files(names):
     """Output files of the figures that have at least one experiment to show."""
     return [FIGURE.format(name=n, slug=FIGURES[n]["slug"], ext=ext)

@@ -10,10 +10,17 @@ for _name, _spec in FIGURES.items():
         input:
             [SUMMARY.format(exp=e, kind=_spec["source"]) for e in figure_experiments(_name)],
         output:
-            multiext(f"results/figures/{_name}_{_spec['slug']}", ".pdf", ".png"),
+            pdf=f"results/figures/{_name}_{_spec['slug']}.pdf",
+            png=report(
+                f"results/figures/{_name}_{_spec['slug']}.png",
+                caption="../report/figure.rst",
+                category=_spec["section"],
+                labels={"figure": _name, "shows": _spec["slug"]},
+            ),
         params:
             figure=_name,
             options={"experiments": figure_experiments(_name)},
+            report={"caption": _spec["caption"], "experiments": report_about(figure_experiments(_name))},
         log:
             log("figures", _name),
         benchmark:
@@ -33,7 +40,19 @@ rule table2:
     input:
         lambda wc: [CHECKPOINTS.format(exp=e, alpha=a, rep=r) for e in EXPERIMENTS for a, r in all_cohorts(e)],
     output:
-        multiext("results/tables/table2_accuracy_and_m", ".csv", ".md"),
+        report(
+            "results/tables/table2_accuracy_and_m.csv",
+            caption="../report/table.rst",
+            category="Tables",
+            labels={"table": "table2", "shows": "accuracy and M values"},
+        ),
+        "results/tables/table2_accuracy_and_m.md",
+    params:
+        report={
+            "caption": "Table 2: train and test accuracy of single models M_α (mean and standard deviation over "
+            "every model of that width and all replicates), parameter and feature counts, M_feat and M_param.",
+            "experiments": report_about(EXPERIMENTS),
+        },
     log:
         log("tables", "table2"),
     benchmark:
@@ -53,9 +72,22 @@ rule table3:
     input:
         [SUMMARY.format(exp=e, kind="probe") for e in EXPERIMENTS],
     output:
-        multiext("results/tables/table3_residual_probes", ".csv", ".md"),
+        report(
+            "results/tables/table3_residual_probes.csv",
+            caption="../report/table.rst",
+            category="Tables",
+            labels={"table": "table3", "shows": "residual-only probes"},
+        ),
+        "results/tables/table3_residual_probes.md",
     params:
         experiments=EXPERIMENTS,
+        report={
+            "caption": "Table 3: test accuracy of linear probes on residual features alone at each experiment's "
+            "smallest α (R_over: what the trained M_param concatenation misses of M_1; R_low: what M_1 misses of "
+            "the concatenation) against the random-init M_1 and random-init concatenation; mean and standard "
+            "deviation over replicates.",
+            "experiments": report_about(EXPERIMENTS),
+        },
     log:
         log("tables", "table3"),
     benchmark:

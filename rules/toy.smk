@@ -1,3 +1,17 @@
+TOY_CAPTIONS = {
+    "table1": "Table 1: train and test accuracy of one wide toy model and of concatenations of narrow models "
+    "with the same total first-layer width (for a concatenation, a linear probe on its first-layer features); "
+    "mean and standard deviation over the toy seeds.",
+    "fig5": "Figure 5: best correlation of first-layer neurons with the addition and the multiplication signal "
+    "vectors during training, the narrowest concatenation against the wide model (mean over seeds).",
+    "fig6": "Figure 6: one neuron of a narrow model, activated by a signal vector at initialization: its "
+    "projection on that vector over training and the two forces on it per step (normalized gradient against "
+    "weight decay), cumulated.",
+    "fig9": "Figure 9: neurons per model activated by each signal vector at initialization against "
+    "first-layer width, with the expectation m P(N(0, sigma0^2) > b).",
+}
+
+
 # The toy setting of Section 4: one job per (first-layer width m, seed); M = total_width / m models
 # train together as one batched computation.
 rule toy_run:
@@ -48,9 +62,16 @@ rule table1:
     input:
         toy_runs,
     output:
-        multiext("results/tables/table1_toy_accuracy", ".csv", ".md"),
+        report(
+            "results/tables/table1_toy_accuracy.csv",
+            caption="../report/toy.rst",
+            category="Toy setting (Section 4)",
+            labels={"table": "table1", "shows": "toy accuracy"},
+        ),
+        "results/tables/table1_toy_accuracy.md",
     params:
         what="table1",
+        report={"caption": TOY_CAPTIONS["table1"]},
     log:
         log("toy_report", "table1"),
     benchmark:
@@ -74,8 +95,15 @@ for _name, _slug in (("fig5", "toy_correlation"), ("fig6", "toy_neuron_forces"),
         input:
             toy_runs,
         output:
-            multiext(f"results/figures/{_name}_{_slug}", ".pdf", ".png"),
+            pdf=f"results/figures/{_name}_{_slug}.pdf",
+            png=report(
+                f"results/figures/{_name}_{_slug}.png",
+                caption="../report/toy.rst",
+                category="Toy setting (Section 4)",
+                labels={"figure": _name, "shows": _slug},
+            ),
         params:
+            report={"caption": TOY_CAPTIONS[_name]},
             what={"fig5": "figure5", "fig6": "figure6", "fig9": "figure9"}[_name],
         log:
             log("toy_report", _name),

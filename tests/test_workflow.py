@@ -82,7 +82,7 @@ def test_changing_a_parameter_reruns_only_its_dependents(tiny_run, tmp_path):
     changed.write_text(yaml.safe_dump(config))
     run = snakemake(tiny_run, "-n", config=changed)
     assert run.returncode == 0, run.stderr
-    assert planned_rules(run) == {"probe": 10, "summarize_probe": 1, "fig3": 1, "all": 1}
+    assert planned_rules(run) == {"probe": 10, "summarize_probe": 1, "fig3": 1, "fig4": 1, "table3": 1, "all": 1}
 
 
 def test_one_figure_target_builds_only_that_figure(tiny_run):
@@ -96,3 +96,15 @@ def test_lint_is_clean(tmp_path):
                           "-d", str(ROOT)], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Congratulations" in run.stdout + run.stderr, run.stdout + run.stderr
+
+
+def test_report_holds_every_figure_and_table_with_captions(tiny_run):
+    assert snakemake(tiny_run, "--cores", "2").returncode == 0  # another test deletes a figure
+    run = snakemake(tiny_run, "--report", str(tiny_run / "report.html"))
+    assert run.returncode == 0, run.stderr[-3000:]
+    html = (tiny_run / "report.html").read_text()
+    for name in ("fig1_fsg_forward_trained.png", "fig4_fp_residuals.png", "fig14_fsg_reverse_init_test.png",
+                 "table2_accuracy_and_m.csv", "table3_residual_probes.csv", "fig5_toy_correlation.png"):
+        assert name in html, name
+    assert "Reverse feature span gap of random-init models on the test split" in html
+    assert "2 replicate(s)" in html and "Toy constants" in html
