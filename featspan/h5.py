@@ -241,3 +241,10 @@ class FeatureBank:
     def __exit__(self, *exc):
         self.close()
         return False
+
+
+def write_rows_csv(rows: list[dict], path) -> None:
+    """A list of same-keyed records as CSV (header from the first), written atomically."""
+    header = list(rows[0])
+    with atomic_path(path) as tmp:
+        tmp.write_text(",".join(header) + "\n" + "".join(",".join(str(r[h]) for h in header) + "\n" for r in rows))

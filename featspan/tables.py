@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from .cohort import Cohort
-from .h5 import atomic_path
+from .h5 import atomic_path, write_rows_csv
 
 
 def _accuracies(checkpoint_dir) -> dict[int, tuple[float, float]]:
@@ -44,9 +44,7 @@ def table2_rows(checkpoint_dirs: Sequence[str]) -> list[dict]:
 
 def write_table2(checkpoint_dirs: Sequence[str], csv_path, md_path) -> None:
     rows = table2_rows(checkpoint_dirs)
-    header = list(rows[0])
-    with atomic_path(csv_path) as tmp:
-        tmp.write_text(",".join(header) + "\n" + "".join(",".join(str(r[h]) for h in header) + "\n" for r in rows))
+    write_rows_csv(rows, csv_path)
     lines = ["Table 2. Accuracy (%) of single models M_alpha (mean ± std over every model of that width and all "
              "replicates) and the concatenation sizes M_feat and M_param from the real parameter counts.", "",
              "| experiment | α | parameters | features | M_feat | M_param | train accuracy (%) | test accuracy (%) | models |",

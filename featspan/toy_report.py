@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .h5 import atomic_path
+from .h5 import atomic_path, write_rows_csv
 
 
 def load_runs(paths: Sequence[str | Path]) -> list[dict]:
@@ -65,9 +65,7 @@ def table1_rows(runs: list[dict]) -> list[dict]:
 
 def write_table1(runs: list[dict], csv_path, md_path) -> None:
     rows = table1_rows(runs)
-    header = list(rows[0])
-    with atomic_path(csv_path) as tmp:
-        tmp.write_text(",".join(header) + "\n" + "".join(",".join(str(r[h]) for h in header) + "\n" for r in rows))
+    write_rows_csv(rows, csv_path)
     pct = lambda m, s: "–" if m is None else f"{100 * m:.1f} ± {100 * s:.1f}"  # noqa: E731
     lines = ["Table 1. Toy setting: train and test accuracy (%) by first-layer width m and number of models M",
              "(m x M constant; for M > 1 a linear probe on the concatenated first-layer features), "
