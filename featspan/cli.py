@@ -57,7 +57,7 @@ def cmd_probe(args) -> dict:
 
 
 def cmd_models(args) -> dict:
-    from .models import PAPER_SETTINGS, build_model, count_params, scaled_family
+    from .models import PAPER_SETTINGS, scaled_family
 
     setting = PAPER_SETTINGS[args.arch]
     options = dict(setting["options"])
@@ -69,10 +69,9 @@ def cmd_models(args) -> dict:
     if any(not 0 < a <= 1 for a in alphas):
         raise ValueError("--alphas: every alpha must be in (0, 1]")
     families = [scaled_family(args.arch, a, setting["in_shape"], setting["n_classes"], **options) for a in alphas]
-    base = build_model(args.arch, 1.0, setting["in_shape"], setting["n_classes"], **options)
     return {"arch": args.arch, "alphas": alphas, "n_params": [f.n_params for f in families],
             "n_features": [f.n_features for f in families], "m_feat": [f.m_feat for f in families],
-            "m_param": [f.m_param for f in families], "n_params_base": count_params(base),
+            "m_param": [f.m_param for f in families], "n_params_base": families[0].n_params_base,
             "in_shape": list(setting["in_shape"]), "n_classes": setting["n_classes"], "options": options}
 
 

@@ -175,8 +175,17 @@ class CohortSpec:
         return self.cohort_seed if cfg.data_order == "shared" else self.seeds[i]
 
 
-def _cuda_rng():
-    return torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+def _runtime_state(precision: Precision) -> dict:
+    """What a snapshot needs beside weights, optimizer and scheduler: RNG states and the grad scaler."""
+    return {"scaler": precision.state_dict(), "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+
+def _restore_runtime(state: dict, precision: Precision) -> None:
+    torch.set_rng_state(state["torch_rng"])
+    if state.get("cuda_rng") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    precision.load_state_dict(state.get("scaler"))
 
 
 def _log(msg: str) -> None:
@@ -201,6 +210,7 @@ def train_cohort(spec: CohortSpec, x: torch.Tensor, y: torch.Tensor, cfg: TrainC
     models = [spec.model(s) for s in spec.seeds]
     if on_init is not None:
         on_init(models)
+    x, y = x.to(cfg.device), y.to(cfg.device)  # the whole split lives on the training device, once
     if cfg.mode == "sequential":
         return [_train_one(spec, i, m, x, y, cfg, resume_path) for i, m in enumerate(models)]
     if cfg.mode != "cohort":
@@ -233,13 +243,9 @@ def _train_one(spec, i, model, x, y, cfg, resume_path):
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        if state.get("cuda_rng") is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        _restore_runtime(state, precision)
         start = state["epoch"]
-        precision.load_state_dict(state.get("scaler"))
         _log(f"model seed {spec.seeds[i]}: resumed after epoch {start}")
-    x, y = x.to(device), y.to(device)  # the whole split lives on the training device
     for epoch in range(start, cfg.epochs):
         model.train()
         t0, total_loss, correct = time.perf_counter(), 0.0, 0
@@ -265,8 +271,7 @@ def _train_one(spec, i, model, x, y, cfg, resume_path):
                 and epoch + 1 < cfg.epochs:
             save_atomic({"tag": f"one:{spec.seeds[i]}", "epoch": epoch + 1, "model": model.state_dict(),
                          "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                         "scaler": precision.state_dict(), "torch_rng": torch.get_rng_state(),
-                         "cuda_rng": _cuda_rng()}, path)
+                         **_runtime_state(precision)}, path)
     return model.cpu().eval()
 
 
@@ -304,13 +309,9 @@ def _train_stacked(spec, models, x, y, cfg, resume_path):
                 buffers[k].copy_(v)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        if state.get("cuda_rng") is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        _restore_runtime(state, precision)
         start = state["epoch"]
-        precision.load_state_dict(state.get("scaler"))
         _log(f"cohort of {n_models}: resumed after epoch {start}")
-    x, y = x.to(device), y.to(device)
     for epoch in range(start, cfg.epochs):
         t0 = time.perf_counter()
         total_loss = torch.zeros(n_models, device=device)
@@ -351,8 +352,7 @@ def _train_stacked(spec, models, x, y, cfg, resume_path):
                          "params": {k: v.detach().cpu() for k, v in params.items()},
                          "buffers": {k: v.cpu() for k, v in buffers.items()},
                          "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                         "scaler": precision.state_dict(), "torch_rng": torch.get_rng_state(),
-                         "cuda_rng": _cuda_rng()}, resume_path)
+                         **_runtime_state(precision)}, resume_path)
     out = []
     for i, model in enumerate(models):
         model = model.cpu()

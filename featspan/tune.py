@@ -30,6 +30,7 @@ def tune_job(dataset_path, *, alpha: float, seed: int, model: dict, train: dict,
     data = Dataset.load(dataset_path)
     fit, val = carve_validation(len(data.y_train), tune["validation_fraction"], tune["split_seed"])
     x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
+    x_fit, y_fit, x_val, y_val = x[fit], y[fit], x[val], y[val]
     device = "cuda" if torch.cuda.is_available() else "cpu"
     grid = []
     for lr, wd in itertools.product(tune["lr"], tune["weight_decay"]):
@@ -39,8 +40,8 @@ def tune_job(dataset_path, *, alpha: float, seed: int, model: dict, train: dict,
         spec = CohortSpec(lambda: build_from_config(model, alpha, data.in_shape, data.n_classes), [seed],
                           cohort_seed=seed)
         try:
-            (trained,) = train_cohort(spec, x[fit], y[fit], cfg)
-            score = accuracy(trained, x[val], y[val], device=device)
+            (trained,) = train_cohort(spec, x_fit, y_fit, cfg)
+            score = accuracy(trained, x_val, y_val, device=device)
         except TrainingDiverged as err:
             print(f"lr={lr} weight_decay={wd}: {err}")
             score = math.nan
