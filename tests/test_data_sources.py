@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from featspan.data import load_dataset
-from featspan.data.cifar10 import DatasetUnavailable
+from featspan.data import DatasetUnavailable
 
 
 def test_digits_are_upsampled_standardized_images():

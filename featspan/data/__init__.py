@@ -13,6 +13,10 @@ from ..h5 import atomic_path
 DATASETS = ("mnist1d", "digits", "cifar10", "mnli")
 
 
+class DatasetUnavailable(RuntimeError):
+    """A dataset is neither on disk nor downloadable; the message says how to supply it."""
+
+
 @dataclass
 class Dataset:
     name: str

@@ -11,12 +11,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import DatasetUnavailable
+
 if TYPE_CHECKING:
     from . import Dataset
-
-
-class DatasetUnavailable(RuntimeError):
-    """A dataset is neither on disk nor downloadable; the message says how to supply it."""
 
 
 def _subset(x: np.ndarray, y: np.ndarray, limit: int | None, seed: int):

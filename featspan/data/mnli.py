@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .cifar10 import DatasetUnavailable
+from . import DatasetUnavailable
 
 if TYPE_CHECKING:
     from . import Dataset
