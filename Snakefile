@@ -51,6 +51,7 @@ rule all:
         figure_files(FIGURES),
         multiext("results/tables/table2_accuracy_and_m", ".csv", ".md"),
         multiext("results/tables/table3_residual_probes", ".csv", ".md"),
+        shuffled_table_files(),
         toy_outputs(),
     default_target: True
     localrule: True

@@ -90,6 +90,7 @@ def span_cohort(base_dir: str | Path, narrow_dir: str | Path, span_cfg: dict, re
                         "n_outlier_targets": int((first.outliers() | second.outliers()).sum()),
                         "lambda_first": first.summary()["lambda"], "lambda_second": second.summary()["lambda"],
                     })
+        forward_fse = _forward_fse(regression, "regular")
         # CKA beside the FSE, from the same statistics (fit rows)
         products = row_norm_products(stats)
         pairs = [("concat_param", "M_1"), ("concat_feat", "M_1"), ("M_1'", "M_1"),
@@ -107,11 +108,44 @@ def span_cohort(base_dir: str | Path, narrow_dir: str | Path, span_cfg: dict, re
                     span.write_residuals(coef, Path(residual_dir) / f"{kind}_{m_choice}.h5",
                                          {**attrs, "state": f"residual_{kind}", "regressors": regressors,
                                           "targets": targets, "m_choice": m_choice})
+    if span_cfg.get("shuffled", False):
+        forward_fse += _shuffled_forward_fse(paths[:-1], index, span_cfg, grid, threshold)
     return {"experiment": narrow.experiment, "arch": narrow.arch, "alpha": narrow.alpha,
             "replicate": narrow.replicate, "m_feat": narrow.m_feat, "m_param": narrow.m_param,
             "lambda_grid": {**span_cfg["lambdas"]}, "per_target_lambda": span_cfg["per_target_lambda"],
             "validation_fraction": span_cfg["validation_fraction"], "outlier_threshold": threshold,
-            "backend": repr(stats.backend), "similarity": similarity, "records": records}
+            "backend": repr(stats.backend), "similarity": similarity, "forward_fse": forward_fse, "records": records}
+
+
+FORWARD_REGRESSORS = ("M_1'", "concat_feat", "concat_param")
+
+
+def _forward_fse(regression, row_plan: str) -> list[dict]:
+    """FSE(R -> M_1) for R = another base model and both concatenations (Tables 4 and 5), each over its own
+    kept targets, on both evaluation sets."""
+    records = []
+    for regressors in FORWARD_REGRESSORS:
+        result = regression(regressors, "M_1")[0]
+        keep = result.keep()
+        records += [{"regression": row_plan, "regressors": regressors, "eval": eval_set,
+                     "fse": result.fse(eval_set, keep), "n_used_targets": int(keep.sum())}
+                    for eval_set in EVAL_SETS]
+    return records
+
+
+def _shuffled_forward_fse(paths, index, span_cfg: dict, grid: LambdaGrid, threshold) -> list[dict]:
+    """The forward FSEs again under the shuffled regression of Appendix D.4: fit, validation and test rows
+    all drawn from one pool of half training, half test inputs (method.md section 4)."""
+    with FeatureBank(paths) as bank:
+        plan = RowPlan.shuffled(bank.n_rows("train"), bank.n_rows("test"),
+                                span_cfg["validation_fraction"], span_cfg["split_seed"])
+        stats = SpanStatistics.compute(bank, plan, span_cfg.get("chunk_rows", 4096), span_cfg.get("backend", "auto"))
+
+        def regression(regressors: str, targets: str):
+            span = RidgeSpan(stats, index[regressors], index[targets])
+            return span.run(grid, span_cfg["per_target_lambda"], EVAL_SETS, threshold)
+
+        return _forward_fse(regression, "shuffled")
 
 
 def probe_sets(cohort_dir, base_dir=None, residual_dir=None, residual_m_choices=("param",)) -> dict[str, list[Path]]:

@@ -1,4 +1,4 @@
-"""The registry of the paper's figures: name, file slug, what it shows, and its caption.
+"""The registry of the paper's figures (name, file slug, what it shows, caption) and of Tables 4 and 5.
 
 Light on purpose (no numpy or matplotlib): the Snakefile reads it to name targets and outputs.
 """
@@ -84,3 +84,6 @@ FIGURES = {
     "fig13": _gap("Figure 13: Figure 7 on the test split", "forward", "init", "test"),
     "fig14": _gap("Figure 14: Figure 8 on the test split", "reverse", "init", "test"),
 }
+
+# Tables 4 and 5 (Appendix D.4): regular vs shuffled forward FSE, one table per vision architecture.
+SHUFFLED_TABLES = {"table4": "resnet18", "table5": "vgg16"}

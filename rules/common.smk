@@ -2,7 +2,7 @@
 import json
 
 from featspan.cohort_names import alpha_token, experiment_cohorts
-from featspan.figures import FIGURES
+from featspan.figures import FIGURES, SHUFFLED_TABLES
 
 EXPERIMENTS = list(config["experiments"])
 STATES = ["trained", "init"]
@@ -82,6 +82,18 @@ def figure_experiments(name):
     """The experiments a figure shows: all, or those of the architectures it is restricted to."""
     archs = FIGURES[name].get("archs")
     return [e for e in EXPERIMENTS if archs is None or config["experiments"][e]["model"]["arch"] in archs]
+
+
+def shuffled_table_experiments(name):
+    """The experiments Table 4 (ResNet-18) or Table 5 (VGG-16) shows; none when span.shuffled is off."""
+    if not config["span"]["shuffled"]:
+        return []
+    return [e for e in EXPERIMENTS if config["experiments"][e]["model"]["arch"] == SHUFFLED_TABLES[name]]
+
+
+def shuffled_table_files():
+    return [f"results/tables/{n}_shuffled_fse_{arch}.{ext}"
+            for n, arch in SHUFFLED_TABLES.items() if shuffled_table_experiments(n) for ext in ("csv", "md")]
 
 
 def report_about(experiments):

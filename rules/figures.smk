@@ -101,3 +101,48 @@ rule table3:
         "../envs/figures.yaml"
     script:
         "../workflow_scripts/table3.py"
+
+
+# Tables 4 and 5: regular vs shuffled forward FSE for the ResNet-18 and the VGG-16 experiments; a table
+# has no rule when no experiment has its architecture or the shuffled regression is off.
+for _name, _arch in SHUFFLED_TABLES.items():
+    if not shuffled_table_experiments(_name):
+        continue
+
+    rule:
+        name:
+            _name
+        input:
+            [SPAN.format(exp=e, state="trained", alpha=a, rep=r)
+             for e in shuffled_table_experiments(_name) for a, r in narrow_cohorts(e)],
+        output:
+            report(
+                f"results/tables/{_name}_shuffled_fse_{_arch}.csv",
+                caption="../report/table.rst",
+                category="Tables",
+                labels={"table": _name, "shows": f"regular vs shuffled FSE, {_arch}"},
+            ),
+            f"results/tables/{_name}_shuffled_fse_{_arch}.md",
+        params:
+            table=_name,
+            report={
+                "caption": f"Table {_name.removeprefix('table')} (Appendix D.4): forward FSE of the trained {_arch} experiments, "
+                "regular vs shuffled regression, on the validation part and the test split; α = 1 is "
+                "FSE(M_1' → M_1), smaller α FSE(concatenation of M_param narrow models → M_1); lower is better; "
+                "mean and standard deviation over replicates. The shuffled regression fits and evaluates on one "
+                "pool of half training, half test inputs, closing the gap between validation and test errors.",
+                "experiments": report_about(shuffled_table_experiments(_name)),
+            },
+        log:
+            log("tables", _name),
+        benchmark:
+            bench("tables", _name)
+        localrule: True
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        conda:
+            "../envs/figures.yaml"
+        script:
+            "../workflow_scripts/table_shuffled.py"

@@ -15,6 +15,7 @@ def test_paper_preset_plans_tuning_and_gpu_training(tmp_path):
     rules = planned_rules(run)
     # 3 experiments: 5 + 5 + 4 alphas tuned once each; 4 seeds per alpha trained
     assert rules["tune"] == 14 and rules["train"] == 56 and rules["features"] == 56
+    assert rules["table4"] == rules["table5"] == 1  # shuffled FSE of the two vision architectures
     assert "gpu=1" in run.stdout
 
 
@@ -39,3 +40,25 @@ def test_tuning_winner_reaches_training(tmp_path):
     assert tuning["best"] == {"lr": best["lr"], "weight_decay": best["weight_decay"]}
     log = (tmp_path / "results" / "logs" / "train" / "tuned" / "a1_r1.log").read_text()
     assert f"tuned hyperparameters from results/tuned/tuning/a1.json: {tuning['best']}" in log
+
+
+def test_table4_is_built_from_the_shuffled_regressions(tmp_path):
+    config = {
+        "experiments": {"small_resnet": {
+            "dataset": {"name": "digits", "size": 8},
+            "model": {"arch": "resnet18", "base_width": 2},
+            "alphas": [1, 0.5], "seeds": [0],
+            "train": {"epochs": 1, "batch_size": 128, "optimizer": "sgd", "schedule": "step", "crop_padding": 1},
+        }},
+        "span": {"lambdas": {"num": 5}},
+    }
+    path = tmp_path / "resnet.yaml"
+    path.write_text(yaml.safe_dump(config))
+    run = snakemake(tmp_path, "--cores", "2", "table4", config=path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert not list((tmp_path / "results" / "tables").glob("table5*"))  # no VGG-16 experiment, no Table 5
+    md = (tmp_path / "results" / "tables" / "table4_shuffled_fse_resnet18.md").read_text()
+    for regression in ("regular", "shuffled"):
+        for split in ("validation", "test"):
+            assert f"| {regression} | {split} | " in md
+    assert "α = 1/2" in md and "nan" not in md

@@ -186,6 +186,23 @@ def test_shuffled_plan_mixes_train_and_test_half_and_half():
     assert (train != 0).sum() == 200  # only as many training rows as test rows are used
 
 
+def test_shuffled_regression_closes_the_gap_between_validation_and_test(make_features):
+    """Appendix D.4: targets that follow the regressors more closely on the training inputs (as trained
+    features do) give a validation error below the test error; mixing both splits removes the gap."""
+    rng = np.random.default_rng(11)
+    n_train, n_test = 2000, 2000
+    x = rng.normal(size=(n_train + n_test, 8))
+    noise = np.r_[np.full(n_train, 0.1), np.full(n_test, 0.6)][:, None] * rng.normal(size=(n_train + n_test, 4))
+    y = x @ rng.normal(size=(8, 4)) + noise
+    a = make_features("a", x[:n_train].astype(np.float32), x[n_train:].astype(np.float32))
+    b = make_features("b", y[:n_train].astype(np.float32), y[n_train:].astype(np.float32))
+    regular = feature_span_error([a], [b], validation_fraction=0.2)
+    shuffled = feature_span_error([a], [b], validation_fraction=0.2, shuffled=True)
+    assert regular.fse("test") > 5 * regular.fse("validation")
+    assert shuffled.fse("test") == pytest.approx(shuffled.fse("validation"), rel=0.2)
+    assert regular.fse("validation") < shuffled.fse("validation") < regular.fse("test")
+
+
 def test_fse_is_small_for_a_linear_copy_and_about_one_for_noise(make_features):
     rng = np.random.default_rng(10)
     x = rng.normal(size=(700, 10)).astype(np.float32)

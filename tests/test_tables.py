@@ -1,9 +1,9 @@
-"""Table 2 from cohort folders: the right models are averaged, M values come from the manifests."""
+"""Tables 2-5 from workflow artifacts: the right models are averaged, M values come from the manifests."""
 import json
 
 import pytest
 
-from featspan.tables import table2_rows, write_table2
+from featspan.tables import shuffled_rows, table2_rows, write_shuffled_table, write_table2
 
 
 def _cohort(folder, alpha, replicate, seeds, accs, m_feat=1, m_param=1):
@@ -38,3 +38,26 @@ def test_table3_reads_the_smallest_alpha_and_the_init_baselines():
     rows = table3_rows({"e": records})
     assert [r["e"][0] for r in rows] == pytest.approx([35.0, 55.0, 50.0, 20.0])
     assert rows[1]["e"][3] == 0.25 and rows[0]["e"][3] == 1.0
+
+
+def test_shuffled_table_counts_the_base_pair_once_per_replicate(tmp_path):
+    def result(alpha, replicate, base, concat):
+        records = [{"regression": reg, "regressors": name, "eval": ev, "fse": value + (0.5 if reg == "shuffled" else 0)
+                    + (0.25 if ev == "test" else 0)}
+                   for reg in ("regular", "shuffled") for ev in ("validation", "test")
+                   for name, value in (("M_1'", base), ("concat_param", concat), ("concat_feat", 9.0))]
+        return {"experiment": "e", "alpha": alpha, "replicate": replicate, "forward_fse": records}
+
+    results = [result(0.5, 0, 0.1, 0.2), result(0.25, 0, 0.1, 0.4), result(0.5, 1, 0.3, 0.6), result(0.25, 1, 0.3, 0.8)]
+    rows = {(r["regression"], r["eval"], r["alpha"]): r for r in shuffled_rows(results)}
+    assert len(rows) == 4 * 3
+    base = rows[("regular", "validation", 1.0)]
+    assert base["replicates"] == 2 and base["fse"] == pytest.approx(0.2) and base["std"] == pytest.approx(0.1)
+    assert rows[("shuffled", "test", 0.25)]["fse"] == pytest.approx(0.6 + 0.75)
+    write_shuffled_table("table4", results, tmp_path / "t.csv", tmp_path / "t.md")
+    md = (tmp_path / "t.md").read_text()
+    assert "| shuffled | test | 0.9500 ± 0.1000 | 1.1500 ± 0.2000 | 1.3500 ± 0.2000 |" in md
+    assert "α = 1/4" in md
+    with pytest.raises(ValueError, match="span.shuffled"):
+        write_shuffled_table("table4", [{**r, "forward_fse": [f for f in r["forward_fse"] if f["regression"] == "regular"]}
+                                        for r in results], tmp_path / "u.csv", tmp_path / "u.md")

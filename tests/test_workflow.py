@@ -43,6 +43,9 @@ def test_every_stage_runs_and_figures_are_written(tiny_run):
     assert len(spans) == 2 * 2 * 2  # states x narrow alphas x replicates
     record = json.loads(spans[0].read_text())["records"][0]
     assert {"direction", "m_choice", "eval", "fsg", "n_dead_targets"} <= set(record)
+    forward = json.loads(spans[0].read_text())["forward_fse"]
+    assert {(r["regression"], r["eval"]) for r in forward} == {
+        (reg, ev) for reg in ("regular", "shuffled") for ev in ("validation", "test")}
 
 
 def test_toy_outputs(tiny_run):
