@@ -132,8 +132,8 @@ def write_shuffled_table(name: str, span_results: Sequence[dict], csv_path, md_p
         raise ValueError(f"{name}: the span results hold no shuffled regression; set span.shuffled: true")
     write_rows_csv(rows, csv_path)
     arch = SHUFFLED_TABLES.get(name, "")
-    md = [f"Table {name.removeprefix('table')}. Forward FSE of {arch} experiments, regular vs shuffled regression (Appendix D.4): "
-          "α = 1 is FSE(M_1' → M_1), smaller α FSE(concatenation of M_param narrow models → M_1); "
+    md = [f"Table {name.removeprefix('table')}. Forward FSE of {arch} experiments, regular vs shuffled regression "
+          "(Appendix D.4): α = 1 is FSE(M_1' → M_1), smaller α FSE(concatenation of M_param narrow models → M_1); "
           "mean ± std over replicates. Lower is better; the shuffled regression fits and evaluates on one mix "
           "of training and test inputs, so its validation and test errors should agree.", ""]
     for exp in dict.fromkeys(r["experiment"] for r in rows):

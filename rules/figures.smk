@@ -126,8 +126,8 @@ for _name, _arch in SHUFFLED_TABLES.items():
         params:
             table=_name,
             report={
-                "caption": f"Table {_name.removeprefix('table')} (Appendix D.4): forward FSE of the trained {_arch} experiments, "
-                "regular vs shuffled regression, on the validation part and the test split; α = 1 is "
+                "caption": f"Table {_name.removeprefix('table')} (Appendix D.4): forward FSE of the trained {_arch} "
+                "experiments, regular vs shuffled regression, on the validation part and the test split; α = 1 is "
                 "FSE(M_1' → M_1), smaller α FSE(concatenation of M_param narrow models → M_1); lower is better; "
                 "mean and standard deviation over replicates. The shuffled regression fits and evaluates on one "
                 "pool of half training, half test inputs, closing the gap between validation and test errors.",

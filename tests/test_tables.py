@@ -42,8 +42,8 @@ def test_table3_reads_the_smallest_alpha_and_the_init_baselines():
 
 def test_shuffled_table_counts_the_base_pair_once_per_replicate(tmp_path):
     def result(alpha, replicate, base, concat):
-        records = [{"regression": reg, "regressors": name, "eval": ev, "fse": value + (0.5 if reg == "shuffled" else 0)
-                    + (0.25 if ev == "test" else 0)}
+        records = [{"regression": reg, "regressors": name, "eval": ev,
+                    "fse": value + (0.5 if reg == "shuffled" else 0) + (0.25 if ev == "test" else 0)}
                    for reg in ("regular", "shuffled") for ev in ("validation", "test")
                    for name, value in (("M_1'", base), ("concat_param", concat), ("concat_feat", 9.0))]
         return {"experiment": "e", "alpha": alpha, "replicate": replicate, "forward_fse": records}
@@ -59,5 +59,6 @@ def test_shuffled_table_counts_the_base_pair_once_per_replicate(tmp_path):
     assert "| shuffled | test | 0.9500 ± 0.1000 | 1.1500 ± 0.2000 | 1.3500 ± 0.2000 |" in md
     assert "α = 1/4" in md
     with pytest.raises(ValueError, match="span.shuffled"):
-        write_shuffled_table("table4", [{**r, "forward_fse": [f for f in r["forward_fse"] if f["regression"] == "regular"]}
-                                        for r in results], tmp_path / "u.csv", tmp_path / "u.md")
+        regular_only = [{**r, "forward_fse": [f for f in r["forward_fse"] if f["regression"] == "regular"]}
+                        for r in results]
+        write_shuffled_table("table4", regular_only, tmp_path / "u.csv", tmp_path / "u.md")
