@@ -3,6 +3,7 @@ import json
 
 from featspan.cohort_names import alpha_token, experiment_cohorts
 from featspan.figures import FIGURES, SHUFFLED_TABLES
+from featspan.jobs import DATA_CODE, MODEL_CODE, source_digest
 
 EXPERIMENTS = list(config["experiments"])
 STATES = ["trained", "init"]
@@ -19,6 +20,12 @@ SUMMARY = "results/{exp}/summary/{kind}.csv"
 FIGURE = "results/figures/{name}_{slug}.{ext}"
 LOG = "results/logs/{rule}/{stem}.log"
 BENCH = "results/benchmarks/{rule}/{stem}.tsv"
+
+
+# Digests of the featspan sources behind datasets and models: a param of those rules, so a code change
+# reruns them (and misses the between-workflow cache) instead of reusing stale artifacts.
+DATA_CODE_DIGEST = source_digest(DATA_CODE)
+MODEL_CODE_DIGEST = source_digest(MODEL_CODE)
 
 
 wildcard_constraints:
@@ -56,6 +63,23 @@ def tuning_input(wildcards):
     if "tune" not in exp_config(wildcards):
         return {}
     return {"tuning": TUNING.format(exp=wildcards.exp, alpha=wildcards.alpha)}
+
+
+def train_job(wildcards):
+    """What determines a cohort's training (the train rule's params; hashed by the between-workflow cache)."""
+    return canon(
+        {
+            "experiment": wildcards.exp,
+            "alpha": alpha_value(wildcards),
+            "replicate": int(wildcards.rep),
+            "model": exp_config(wildcards)["model"],
+            "train": exp_config(wildcards)["train"],
+        }
+    )
+
+
+def features_job(wildcards):
+    return {"experiment": wildcards.exp, "dataset": exp_config(wildcards)["dataset"]["name"]}
 
 
 def all_cohorts(exp):

@@ -4,6 +4,7 @@ rule dataset:
     params:
         dataset=lambda wc: canon(exp_config(wc)["dataset"]),
         cache_dir=config["cache_dir"],
+        code=DATA_CODE_DIGEST,
     log:
         log("dataset", "{exp}"),
     benchmark:

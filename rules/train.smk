@@ -1,3 +1,14 @@
+# Training: a tuning search per (experiment, alpha) when the experiment tunes, then one job per cohort.
+#
+# Between-workflow cache: with `SNAKEMAKE_OUTPUT_CACHE=/shared/cache snakemake --cache`, train and features
+# are cacheable, so a second workflow folder (another config with the same experiment, a colleague's
+# checkout) links finished checkpoints and features instead of recomputing them. Snakemake refuses a
+# benchmark on a cacheable rule (a result taken from the cache has no timing to give), so these two rules
+# carry `benchmark:` in ordinary runs and `cache: True` in cached ones; their job logs time every epoch
+# either way.
+CACHING = workflow.enable_cache
+
+
 rule tune:
     input:
         dataset=DATASET,
@@ -13,6 +24,7 @@ rule tune:
                 "tune": exp_config(wc)["tune"],
             }
         ),
+        code=MODEL_CODE_DIGEST,
     log:
         log("tune", "{exp}/a{alpha}"),
     benchmark:
@@ -28,33 +40,53 @@ rule tune:
         "../workflow_scripts/tune.py"
 
 
-rule train:
-    input:
-        unpack(tuning_input),
-        dataset=DATASET,
-    output:
-        directory(CHECKPOINTS),
-    params:
-        resume=RESUME,
-        job=lambda wc: canon(
-            {
-                "experiment": wc.exp,
-                "alpha": alpha_value(wc),
-                "replicate": int(wc.rep),
-                "model": exp_config(wc)["model"],
-                "train": exp_config(wc)["train"],
-            }
-        ),
-    log:
-        log("train", "{exp}/a{alpha}_r{rep}"),
-    benchmark:
-        bench("train", "{exp}/a{alpha}_r{rep}")
-    threads: config["threads_per_job"]
-    resources:
-        mem_mb=4000,
-        runtime=720,
-        gpu=config["gpus_per_job"],
-    conda:
-        "../envs/train.yaml"
-    script:
-        "../workflow_scripts/train.py"
+if CACHING:
+
+    rule train:
+        input:
+            unpack(tuning_input),
+            dataset=DATASET,
+        output:
+            directory(CHECKPOINTS),
+        params:
+            resume=RESUME,
+            job=train_job,
+            code=MODEL_CODE_DIGEST,
+        cache: True
+        log:
+            log("train", "{exp}/a{alpha}_r{rep}"),
+        threads: config["threads_per_job"]
+        resources:
+            mem_mb=4000,
+            runtime=720,
+            gpu=config["gpus_per_job"],
+        conda:
+            "../envs/train.yaml"
+        script:
+            "../workflow_scripts/train.py"
+
+else:
+
+    rule train:
+        input:
+            unpack(tuning_input),
+            dataset=DATASET,
+        output:
+            directory(CHECKPOINTS),
+        params:
+            resume=RESUME,
+            job=train_job,
+            code=MODEL_CODE_DIGEST,
+        log:
+            log("train", "{exp}/a{alpha}_r{rep}"),
+        benchmark:
+            bench("train", "{exp}/a{alpha}_r{rep}")
+        threads: config["threads_per_job"]
+        resources:
+            mem_mb=4000,
+            runtime=720,
+            gpu=config["gpus_per_job"],
+        conda:
+            "../envs/train.yaml"
+        script:
+            "../workflow_scripts/train.py"

@@ -19,6 +19,18 @@ def test_paper_preset_plans_tuning_and_gpu_training(tmp_path):
     assert "gpu=1" in run.stdout
 
 
+def test_quick_preset_plans_one_replicate_of_the_paper_experiments(tmp_path):
+    run = snakemake(tmp_path, "-n", config=ROOT / "configs" / "quick.yaml")
+    assert run.returncode == 0, run.stderr[-3000:]
+    rules = planned_rules(run)
+    # one replicate: 4 + 4 + 3 alphas, no tuning; every figure and table
+    assert rules["train"] == 11 and "tune" not in rules
+    assert all(rules.get(f"fig{n}") == 1 for n in range(1, 15))
+    assert all(rules.get(f"table{n}") == 1 for n in range(1, 6))
+    quick, default = (yaml.safe_load(p.read_text()) for p in (ROOT / "configs" / "quick.yaml", ROOT / "config.yaml"))
+    assert quick["toy"] == default["toy"]  # the toy at the default CPU scale, kept in step
+
+
 def test_tuning_winner_reaches_training(tmp_path):
     config = {
         "experiments": {"tuned": {

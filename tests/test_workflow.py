@@ -1,5 +1,6 @@
 """End to end: the tiny config through every stage of the DAG, incremental reruns, and lint."""
 import json
+import os
 import re
 import subprocess
 import sys
@@ -14,10 +15,10 @@ TINY = ROOT / "tests" / "config" / "tiny.yaml"
 pytestmark = pytest.mark.slow
 
 
-def snakemake(workdir, *args, config=TINY, timeout=900):
+def snakemake(workdir, *args, config=TINY, timeout=900, env=None):
     cmd = [sys.executable, "-m", "snakemake", *args, "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
            "--configfile", str(config)]  # last: --configfile takes every word after it
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
 def planned_rules(run) -> dict:
@@ -111,3 +112,34 @@ def test_report_holds_every_figure_and_table_with_captions(tiny_run):
         assert name in html, name
     assert "Reverse feature span gap of random-init models on the test split" in html
     assert "2 replicate(s)" in html and "Toy constants" in html
+
+
+def test_between_workflow_cache_serves_a_second_folder(tmp_path):
+    """`snakemake --cache`: a second workflow folder links the first one's checkpoints and features from
+    SNAKEMAKE_OUTPUT_CACHE instead of training again; a changed training setting misses the cache."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    env = {"SNAKEMAKE_OUTPUT_CACHE": str(cache)}
+    target = "results/tiny_mlp/features/trained/a1_r0"
+    first, second = tmp_path / "first", tmp_path / "second"
+    run = snakemake(first, target, "--cores", "2", "--cache", env=env)  # --cache takes rule names after it
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "train accuracy" in (first / "results/logs/train/tiny_mlp/a1_r0.log").read_text()
+    assert not (first / "results/benchmarks/train").exists()  # Snakemake forbids benchmarks on cached rules
+    assert len(list(cache.iterdir())) == 3  # one checkpoint folder, two feature folders
+
+    run = snakemake(second, target, "--cores", "2", "--cache", env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (second / "results/logs/train/tiny_mlp/a1_r0.log").read_text() == ""  # no training ran: cached
+    checkpoints = second / "results/tiny_mlp/checkpoints/a1_r0"
+    manifest = checkpoints / "cohort.json"
+    assert manifest.is_symlink() and Path(manifest.resolve()).is_relative_to(cache)
+    assert (second / target / "cohort.json").exists()
+
+    changed = tmp_path / "changed.yaml"
+    settings = yaml.safe_load(TINY.read_text())
+    settings["experiments"]["tiny_mlp"]["train"]["epochs"] = 2
+    changed.write_text(yaml.safe_dump(settings))
+    run = snakemake(tmp_path / "third", target, "-n", "--cache", env=env, config=changed)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert planned_rules(run)["train"] == 1
