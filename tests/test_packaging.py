@@ -43,11 +43,22 @@ def test_envs_match_pyproject():
 
 
 def test_every_rule_names_log_benchmark_resources_and_conda():
+    """Every rule has them all, except that the `--cache` variant of a rule has no benchmark (Snakemake
+    refuses both) and its ordinary twin of the same name has one."""
+    cached, timed = set(), set()
     for smk in (ROOT / "rules").glob("*.smk"):
         text = smk.read_text()
         rules = re.split(r"\n(?=\s*rule\b)", text)
         for block in rules:
             if not re.match(r"\s*rule\b", block):
                 continue
-            for directive in ("log:", "benchmark:", "resources:", "conda:", "mem_mb=", "runtime="):
+            name = re.match(r"\s*rule\s*(\w*)", block).group(1)
+            if "cache: True" in block:
+                assert "benchmark:" not in block
+                cached.add(name)
+            else:
+                assert "benchmark:" in block, f"{smk.name}: a rule lacks benchmark:\n{block[:200]}"
+                timed.add(name)
+            for directive in ("log:", "resources:", "conda:", "mem_mb=", "runtime="):
                 assert directive in block, f"{smk.name}: a rule lacks {directive}\n{block[:200]}"
+    assert cached == {"train", "features"} and cached <= timed
