@@ -108,7 +108,7 @@ def main() -> None:
         def engine():
             with FeatureBank([*regressors, target]) as bank:
                 plan = RowPlan.regular(bank.n_rows("train"), bank.n_rows("test"), args.validation_fraction, 0)
-                stats = SpanStatistics.compute(bank, plan)
+                stats = SpanStatistics.compute(bank, plan, regressor_files=range(len(regressors)))
                 span = RidgeSpan(stats, list(range(len(regressors))), [len(regressors)])
                 return span.run(LambdaGrid(tuple(grid), relative=False), per_target=True)[0], plan
 

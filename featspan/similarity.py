@@ -22,10 +22,10 @@ from .span import FIT, SpanStatistics
 
 
 def linear_cka(stats: SpanStatistics, files_a: Sequence[int], files_b: Sequence[int]) -> float:
-    bank, c = stats.bank, stats.gram.comoment
+    bank, gram = stats.bank, stats.gram
     a, b = bank.columns(files_a), bank.columns(files_b)
-    cross = np.sum(c[np.ix_(a, b)] ** 2)
-    return float(cross / np.sqrt(np.sum(c[np.ix_(a, a)] ** 2) * np.sum(c[np.ix_(b, b)] ** 2)))
+    cross = np.sum(gram.block(a, b) ** 2)
+    return float(cross / np.sqrt(np.sum(gram.block(a, a) ** 2) * np.sum(gram.block(b, b) ** 2)))
 
 
 def row_norm_products(stats: SpanStatistics) -> np.ndarray:
@@ -61,11 +61,12 @@ def debiased_linear_cka(stats: SpanStatistics, files_a: Sequence[int], files_b: 
     if n < 4:
         raise ValueError("debiased CKA needs at least 4 rows")
     products = row_norm_products(stats) if norm_products is None else norm_products
-    bank, c = stats.bank, stats.gram.comoment
+    bank, gram = stats.bank, stats.gram
     a, b = bank.columns(files_a), bank.columns(files_b)
     fa, fb = list(files_a), list(files_b)
-    tr_a, tr_b = float(np.trace(c[np.ix_(a, a)])), float(np.trace(c[np.ix_(b, b)]))
-    xy = _hsic_unbiased(float(np.sum(c[np.ix_(a, b)] ** 2)), tr_a, tr_b, float(products[np.ix_(fa, fb)].sum()), n)
-    xx = _hsic_unbiased(float(np.sum(c[np.ix_(a, a)] ** 2)), tr_a, tr_a, float(products[np.ix_(fa, fa)].sum()), n)
-    yy = _hsic_unbiased(float(np.sum(c[np.ix_(b, b)] ** 2)), tr_b, tr_b, float(products[np.ix_(fb, fb)].sum()), n)
+    caa, cbb, cab = gram.block(a, a), gram.block(b, b), gram.block(a, b)
+    tr_a, tr_b = float(np.trace(caa)), float(np.trace(cbb))
+    xy = _hsic_unbiased(float(np.sum(cab ** 2)), tr_a, tr_b, float(products[np.ix_(fa, fb)].sum()), n)
+    xx = _hsic_unbiased(float(np.sum(caa ** 2)), tr_a, tr_a, float(products[np.ix_(fa, fa)].sum()), n)
+    yy = _hsic_unbiased(float(np.sum(cbb ** 2)), tr_b, tr_b, float(products[np.ix_(fb, fb)].sum()), n)
     return float(xy / np.sqrt(xx * yy))

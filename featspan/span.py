@@ -142,27 +142,66 @@ def _check_fraction(fraction: float) -> None:
 @dataclass
 class Moments:
     """Row count, sum and cross-product of rows shifted by a common point ``shift``:
-    ``s = sum_i (z_i - shift)`` and ``S = sum_i (z_i - shift)(z_i - shift)'``."""
+    ``s = sum_i (z_i - shift)`` and ``S = sum_i (z_i - shift)(z_i - shift)'``.
+
+    ``S`` may hold only some rows of the cross-product (``rows``: the columns whose products with every
+    column were accumulated; None: all); ``sq`` always holds its whole diagonal."""
 
     n: int
     s: np.ndarray
     S: np.ndarray
     shift: np.ndarray
+    sq: np.ndarray
+    rows: np.ndarray | None = None
 
     @property
     def mean(self) -> np.ndarray:
         return self.shift + self.s / max(self.n, 1)
 
-    def about(self, point: np.ndarray, rows: np.ndarray | slice = slice(None),
-              cols: np.ndarray | slice = slice(None)) -> np.ndarray:
+    def block(self, rows, cols) -> np.ndarray:
+        """``S[rows, cols]`` from the stored rows, or by symmetry from the stored columns."""
+        rows, cols = np.asarray(rows), np.asarray(cols)
+        if self.rows is None:
+            return self.S[np.ix_(rows, cols)]
+        # stored rows: the columns in self.rows; stored columns: those first, then the others in order
+        dim = self.s.size
+        local_row = np.full(dim, -1)
+        local_row[self.rows] = np.arange(self.rows.size)
+        local_col = np.empty(dim, dtype=int)
+        local_col[column_order(self.rows, dim)] = np.arange(dim)
+        if np.all(local_row[rows] >= 0):
+            return self.S[np.ix_(local_row[rows], local_col[cols])]
+        if np.all(local_row[cols] >= 0):
+            return self.S[np.ix_(local_row[cols], local_col[rows])].T
+        raise ValueError("these statistics hold only the regressors' cross-products; "
+                         "compute them for every column to read this block")
+
+    def about(self, point: np.ndarray, rows=None, cols=None) -> np.ndarray:
         """``sum_i (z_i - point)[rows] (z_i - point)[cols]'``, from the shifted sums (no data pass)."""
+        every = np.arange(self.s.size)
+        rows = every if rows is None else np.asarray(rows)
+        cols = every if cols is None else np.asarray(cols)
         d = point - self.shift
-        return (self.S[np.ix_(rows, cols)] if not isinstance(rows, slice) else self.S[rows, cols]) \
-            - np.outer(self.s[rows], d[cols]) - np.outer(d[rows], self.s[cols]) + self.n * np.outer(d[rows], d[cols])
+        return self.block(rows, cols) - np.outer(self.s[rows], d[cols]) - np.outer(d[rows], self.s[cols]) \
+            + self.n * np.outer(d[rows], d[cols])
 
     def diag_about(self, point: np.ndarray, cols: np.ndarray) -> np.ndarray:
         d = (point - self.shift)[cols]
-        return np.diag(self.S)[cols] - 2 * self.s[cols] * d + self.n * d * d
+        return self.sq[cols] - 2 * self.s[cols] * d + self.n * d * d
+
+
+def column_order(rows: np.ndarray, dim: int) -> np.ndarray:
+    """Columns of a partial cross-product: the stored rows' columns first, then the rest in order."""
+    rest = np.ones(dim, dtype=bool)
+    rest[rows] = False
+    return np.concatenate([rows, np.flatnonzero(rest)])
+
+
+def _index(columns: np.ndarray):
+    """A slice for a contiguous run of columns (a view, no copy), else the index array."""
+    if columns.size and np.array_equal(columns, np.arange(columns[0], columns[0] + columns.size)):
+        return slice(int(columns[0]), int(columns[0]) + columns.size)
+    return columns
 
 
 class RoleMoments:
@@ -172,25 +211,49 @@ class RoleMoments:
     Rows are shifted by the first chunk's mean (in place, in the float64 read buffer), so the
     cross-products carry no catastrophic cancellation and no chunk is copied for centering. Within
     a chunk the role with most rows is obtained as the chunk's whole cross-product minus the others,
-    so a 90/10 fit/validation split costs one symmetric rank-k update plus a 10 % one.
+    so a 90/10 fit/validation split costs one product over the chunk plus a 10 % one. With ``rows``
+    only those rows of the cross-product are accumulated (``Z[:, rows]' Z``, plus the diagonal): a
+    single regression needs ``X'[X Y]`` and not ``Y'Y``.
     """
 
-    def __init__(self, dim: int, backend: Backend):
+    def __init__(self, dim: int, backend: Backend, rows: np.ndarray | None = None):
         self.backend = backend
         self.dim = dim
+        self.rows = None if rows is None else np.asarray(rows)
+        self._rows = self._rest = None
+        if rows is not None:
+            rest = column_order(self.rows, dim)[self.rows.size:]
+            self._rows, self._rest = (_index(c) if isinstance(_index(c), slice) else backend.asarray_index(c)
+                                      for c in (self.rows, rest))
         self.shift = None
-        self.n = {}
-        self.s = {}
-        self.S = {}
+        self.n, self.s, self.S, self.sq = {}, {}, {}, {}
 
-    def _add(self, role: int, n: int, s, S) -> None:
+    def _add(self, role: int, n: int, s, S, sq) -> None:
         if role not in self.n:
             self.n[role] = 0
             self.s[role] = self.backend.asarray(np.zeros(self.dim))
-            self.S[role] = self.backend.asarray(np.zeros((self.dim, self.dim)))
+            self.S[role] = self.backend.asarray(np.zeros(tuple(S.shape)))
+            self.sq[role] = self.backend.asarray(np.zeros(self.dim))
         self.n[role] += n
         self.s[role] += s
         self.S[role] += S
+        self.sq[role] += sq
+
+    def _products(self, w):
+        """Cross-product (all rows or the chosen ones), column sums and squared column sums of a block.
+
+        The chosen rows' part is ``[X'X | X'Z]`` (X: the chosen columns, Z: the others): a symmetric
+        product for X'X and one GEMM, cheaper than the whole symmetric product when Z'Z is not needed."""
+        sq = (w * w).sum(0)
+        if self._rows is None:
+            return w.T @ w, w.sum(0), sq
+        x, rest = w[:, self._rows], w[:, self._rest]
+        xt = x.T
+        if self.backend.name == "numpy":
+            S = np.concatenate([xt @ x, xt @ rest], axis=1)
+        else:
+            S = self.backend.torch.cat([xt @ x, xt @ rest], dim=1)
+        return S, w.sum(0), sq
 
     def update(self, block: np.ndarray, roles: np.ndarray) -> None:
         present, counts = np.unique(roles, return_counts=True)
@@ -200,25 +263,28 @@ class RoleMoments:
         w = self.backend.asarray(block)
         w -= self._shift                        # in place: numpy's buffer is already float64
         if len(present) == 1:
-            self._add(int(present[0]), w.shape[0], w.sum(0), w.T @ w)
+            S, col_sum, sq = self._products(w)
+            self._add(int(present[0]), w.shape[0], col_sum, S, sq)
             return
         dominant = int(present[np.argmax(counts)])
-        total, total_s = w.T @ w, w.sum(0)
+        total, total_s, total_sq = self._products(w)
         for role in present:
             if role == dominant:
                 continue
             part = w[self.backend.asarray_index(roles == role)]
-            part_S, part_s = part.T @ part, part.sum(0)
-            self._add(int(role), part.shape[0], part_s, part_S)
+            part_S, part_s, part_sq = self._products(part)
+            self._add(int(role), part.shape[0], part_s, part_S, part_sq)
             total -= part_S
             total_s -= part_s
-        self._add(dominant, int(counts[np.argmax(counts)]), total_s, total)
+            total_sq -= part_sq
+        self._add(dominant, int(counts[np.argmax(counts)]), total_s, total, total_sq)
 
     def moments(self, role: int) -> Moments | None:
         if role not in self.n:
             return None
-        return Moments(self.n[role], self.backend.to_numpy(self.s[role]), self.backend.to_numpy(self.S[role]),
-                       self.shift)
+        be = self.backend
+        return Moments(self.n[role], be.to_numpy(self.s[role]), be.to_numpy(self.S[role]), self.shift,
+                       be.to_numpy(self.sq[role]), self.rows)
 
 
 class FitGram:
@@ -227,7 +293,18 @@ class FitGram:
     def __init__(self, moments: Moments):
         self.n = moments.n
         self.mean = moments.mean
-        self.comoment = moments.about(self.mean)
+        every = np.arange(self.mean.size)
+        stored, layout = (every, every) if moments.rows is None else \
+            (moments.rows, column_order(moments.rows, self.mean.size))  # Moments' own column layout
+        self._centered = Moments(self.n, np.zeros_like(self.mean), moments.about(self.mean, stored, layout),
+                                 self.mean, moments.diag_about(self.mean, every), moments.rows)
+
+    def block(self, rows, cols) -> np.ndarray:
+        """The centered cross-product's block ``C[rows, cols]``."""
+        return self._centered.block(rows, cols)
+
+    def diag(self) -> np.ndarray:
+        return self._centered.sq
 
 
 @dataclass
@@ -248,9 +325,13 @@ class SpanStatistics:
 
     @classmethod
     def compute(cls, bank: FeatureBank, plan: RowPlan, chunk_rows: int = DEFAULT_CHUNK_ROWS,
-                backend: Backend | str = "numpy") -> "SpanStatistics":
+                backend: Backend | str = "numpy", regressor_files: Sequence[int] | None = None) -> "SpanStatistics":
+        """One pass over the rows the plan uses. With ``regressor_files`` only the cross-products of
+        their columns with every column are kept: enough for regressions on those files (the one-GEMM
+        ``X'[X Y]`` of a single regression), not for CKA or for regressions on the other files."""
         backend = backend if isinstance(backend, Backend) else Backend(backend)
-        acc = RoleMoments(bank.dim, backend)
+        rows = None if regressor_files is None else bank.columns(list(regressor_files))
+        acc = RoleMoments(bank.dim, backend, rows)
         for split, roles in plan.roles.items():
             if not np.any(roles != NONE):
                 continue
@@ -372,12 +453,12 @@ class RidgeSpan:
         if rx.size == 0 or ry.size == 0:
             raise ValueError("a regression needs at least one regressor and one target column")
         self.mean_x, self.mean_y = gram.mean[rx], gram.mean[ry]
-        xtx = gram.comoment[np.ix_(rx, rx)]
+        xtx = gram.block(rx, rx)
         self.xtx_trace = float(np.trace(xtx))
         eigvals, self.eigvecs = stats.backend.eigh(xtx)
         self.eigvals = np.clip(eigvals, 0.0, None)  # X'X is PSD; clip round-off negatives
-        self.z = self.eigvecs.T @ gram.comoment[np.ix_(rx, ry)]  # V' X'Y
-        self.dead = is_dead(self.mean_y, np.diag(gram.comoment)[ry], gram.n)
+        self.z = self.eigvecs.T @ gram.block(rx, ry)  # V' X'Y
+        self.dead = is_dead(self.mean_y, gram.diag()[ry], gram.n)
 
     @property
     def p(self) -> int:
@@ -513,8 +594,9 @@ def feature_span_error(regressor_paths: Sequence, target_paths: Sequence, *, lam
     with FeatureBank(paths) as bank:
         make_plan = RowPlan.shuffled if shuffled else RowPlan.regular
         plan = make_plan(bank.n_rows("train"), bank.n_rows("test"), validation_fraction, split_seed)
-        stats = SpanStatistics.compute(bank, plan, chunk_rows, backend)
         n_reg = len(regressor_paths)
+        # one regression: only X'[X Y] (CKA needs Y'Y too)
+        stats = SpanStatistics.compute(bank, plan, chunk_rows, backend, None if cka else range(n_reg))
         span = RidgeSpan(stats, range(n_reg), range(n_reg, len(paths)))
         grid = default_lambda_grid() if lambdas is None else lambdas
         result, _ = span.run(grid, per_target, eval_sets, outlier_threshold)

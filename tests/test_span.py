@@ -176,6 +176,32 @@ def test_residuals_are_targets_minus_sklearn_predictions(make_features, tmp_path
         np.testing.assert_array_equal(r.labels("test"), bank.labels("test"))
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("regressors,target", [([0, 1], 2), ([0, 2], 1)])  # contiguous columns or not
+def test_regressor_rows_only_give_the_full_statistics_results(make_features, backend, regressors, target):
+    """X'[X Y] plus the diagonal (one regression's needs) gives what the whole cross-product gives."""
+    rng = np.random.default_rng(12)
+    x, y = _data(rng, 400, 9, 5)
+    a = make_features("a", x[:300, :4], x[300:, :4])
+    b = make_features("b", x[:300, 4:], x[300:, 4:])
+    c = make_features("c", y[:300], y[300:])
+    plan = RowPlan.regular(300, 100, 0.2, seed=1)
+    grid = LambdaGrid.logspace(1e-4, 10, 6)
+    with FeatureBank([a, b, c]) as bank:
+        full = SpanStatistics.compute(bank, plan, 64, backend)
+        part = SpanStatistics.compute(bank, plan, 64, backend, regressor_files=regressors)
+        r_full, w_full = RidgeSpan(full, regressors, [target]).run(grid, per_target=True)
+        r_part, w_part = RidgeSpan(part, regressors, [target]).run(grid, per_target=True)
+        np.testing.assert_allclose(w_part, w_full, rtol=1e-10, atol=1e-12)
+        for name in ("validation", "test"):
+            np.testing.assert_allclose(r_part.errors[name], r_full.errors[name], rtol=1e-10)
+        cols = bank.columns(regressors)
+        np.testing.assert_allclose(part.gram.block(bank.columns([target]), cols),
+                                   full.gram.block(bank.columns([target]), cols), rtol=1e-10)
+        with pytest.raises(ValueError, match="only the regressors"):
+            RidgeSpan(part, [target], regressors[:1])
+
+
 def test_shuffled_plan_mixes_train_and_test_half_and_half():
     plan = RowPlan.shuffled(1000, 200, 0.1, seed=0)
     train, test = plan.roles["train"], plan.roles["test"]
