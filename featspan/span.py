@@ -232,28 +232,24 @@ class RoleMoments:
         if role not in self.n:
             self.n[role] = 0
             self.s[role] = self.backend.asarray(np.zeros(self.dim))
-            self.S[role] = self.backend.asarray(np.zeros(tuple(S.shape)))
+            self.S[role] = [self.backend.asarray(np.zeros(tuple(part.shape))) for part in S]
             self.sq[role] = self.backend.asarray(np.zeros(self.dim))
         self.n[role] += n
         self.s[role] += s
-        self.S[role] += S
+        for acc, part in zip(self.S[role], S):
+            acc += part
         self.sq[role] += sq
 
     def _products(self, w):
-        """Cross-product (all rows or the chosen ones), column sums and squared column sums of a block.
+        """Cross-product blocks (all rows, or the chosen ones), column sums and squared column sums.
 
-        The chosen rows' part is ``[X'X | X'Z]`` (X: the chosen columns, Z: the others): a symmetric
+        The chosen rows' part is ``[X'X, X'Z]`` (X: the chosen columns, Z: the others): a symmetric
         product for X'X and one GEMM, cheaper than the whole symmetric product when Z'Z is not needed."""
-        sq = (w * w).sum(0)
+        sq = np.einsum("ij,ij->j", w, w) if self.backend.name == "numpy" else (w * w).sum(0)
         if self._rows is None:
-            return w.T @ w, w.sum(0), sq
+            return (w.T @ w,), w.sum(0), sq
         x, rest = w[:, self._rows], w[:, self._rest]
-        xt = x.T
-        if self.backend.name == "numpy":
-            S = np.concatenate([xt @ x, xt @ rest], axis=1)
-        else:
-            S = self.backend.torch.cat([xt @ x, xt @ rest], dim=1)
-        return S, w.sum(0), sq
+        return (x.T @ x, x.T @ rest), w.sum(0), sq
 
     def update(self, block: np.ndarray, roles: np.ndarray) -> None:
         present, counts = np.unique(roles, return_counts=True)
@@ -274,7 +270,8 @@ class RoleMoments:
             part = w[self.backend.asarray_index(roles == role)]
             part_S, part_s, part_sq = self._products(part)
             self._add(int(role), part.shape[0], part_s, part_S, part_sq)
-            total -= part_S
+            for block_total, block_part in zip(total, part_S):
+                block_total -= block_part
             total_s -= part_s
             total_sq -= part_sq
         self._add(dominant, int(counts[np.argmax(counts)]), total_s, total, total_sq)
@@ -283,8 +280,8 @@ class RoleMoments:
         if role not in self.n:
             return None
         be = self.backend
-        return Moments(self.n[role], be.to_numpy(self.s[role]), be.to_numpy(self.S[role]), self.shift,
-                       be.to_numpy(self.sq[role]), self.rows)
+        S = np.concatenate([be.to_numpy(part) for part in self.S[role]], axis=1)  # [X'X, X'Z] or Z'Z
+        return Moments(self.n[role], be.to_numpy(self.s[role]), S, self.shift, be.to_numpy(self.sq[role]), self.rows)
 
 
 class FitGram:
