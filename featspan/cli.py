@@ -43,6 +43,11 @@ def cmd_fse(args) -> dict:
 
 
 def cmd_probe(args) -> dict:
+    import threading
+
+    # The CPU solver needs scipy.optimize, 0.7 s of imports: load it while the features are read and
+    # standardized (file reads and BLAS release the interpreter lock).
+    threading.Thread(target=__import__, args=("scipy.optimize",), daemon=True).start()
     from .h5 import FeatureBank
     from .probe import DEFAULT_C_GRID, feature_performance
 

@@ -16,6 +16,7 @@ matrices of a probe 3-8x slower than numpy's BLAS (measured; see benchmarks/prob
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -25,33 +26,50 @@ DEFAULT_C_GRID = tuple(float(c) for c in np.logspace(-4, 1, 6))
 
 @dataclass
 class Prepared:
-    """A training matrix standardized and rotated into the eigenbasis of its Gram matrix, shared by
-    every C of a grid (the C-independent part of the CPU solver's change of variables)."""
+    """A training matrix standardized, with (for the CPU solver) the eigendecomposition of its Gram
+    matrix: the C-independent part of the solver's preconditioner, shared by every C of a grid."""
 
     x: np.ndarray
     scaler: "Standardizer | None"
-    xs: np.ndarray
-    eigvals: np.ndarray | None = None
+    xs: np.ndarray                       # n x d standardized rows, float32
+    eigvals: np.ndarray | None = None    # of X'X, scaled to n rows
     eigvecs: np.ndarray | None = None
-    rotated: np.ndarray | None = None   # xs @ eigvecs
+
+    _xs_t: np.ndarray | None = None
+
+    def features_major(self) -> np.ndarray:
+        """``xs`` transposed into a contiguous d x n array (once; by row blocks that stay in cache,
+        twice as fast as one strided copy)."""
+        if self._xs_t is None:
+            n, d = self.xs.shape
+            self._xs_t = np.empty((d, n), dtype=self.xs.dtype)
+            for start in range(0, n, 256):
+                self._xs_t[:, start:start + 256] = self.xs[start:start + 256].T
+        return self._xs_t
+
+    # Rows of the Gram matrix behind the preconditioner: a basis from 8 d rows (at least 16384) serves
+    # about as well as one from all of them (same iterations on benchmarks/probe.py), at a fraction.
+    GRAM_ROWS_PER_FEATURE = 8
+    MIN_GRAM_ROWS = 16384
 
     @classmethod
-    def of(cls, x: np.ndarray, standardize: bool = True, rotate: bool = True,
+    def of(cls, x: np.ndarray, standardize: bool = True, precondition: bool = True,
            basis: "Prepared | None" = None) -> "Prepared":
         """``basis``: reuse another matrix's eigenbasis (rescaled to this row count) instead of a new
-        eigendecomposition. It only preconditions the solver, so a similar matrix's basis (the fit part
-        of the same training rows) gives the same minimizer at the cost of an ``n x d x d`` product."""
+        eigendecomposition (the fit part of the same training rows serves the whole of them)."""
         scaler = Standardizer.fit(x) if standardize else None
         xs = scaler.transform(x) if standardize else np.asarray(x, dtype=np.float32)
-        if not rotate:
+        n, d = xs.shape
+        if not precondition:
             return cls(x, scaler, xs)
-        if basis is not None and basis.eigvecs is not None and basis.eigvecs.shape[0] == xs.shape[1]:
-            eigvals = basis.eigvals * (xs.shape[0] / basis.xs.shape[0])
-            return cls(x, scaler, xs, eigvals, basis.eigvecs, xs @ basis.eigvecs.astype(np.float32))
-        # The basis only preconditions (the objective is exact in any orthonormal basis), so a float32
-        # Gram matrix serves; its eigendecomposition in float64 keeps the basis orthonormal.
-        eigvals, eigvecs = np.linalg.eigh((xs.T @ xs).astype(np.float64))
-        return cls(x, scaler, xs, np.clip(eigvals, 0.0, None), eigvecs, xs @ eigvecs.astype(np.float32))
+        if basis is not None and basis.eigvecs is not None and basis.eigvecs.shape[0] == d:
+            return cls(x, scaler, xs, basis.eigvals * (n / basis.xs.shape[0]), basis.eigvecs)
+        # The basis only preconditions (the objective is exact in any coordinates), so a float32 Gram
+        # matrix of evenly spaced rows serves; its eigendecomposition in float64 keeps it orthonormal.
+        step = max(1, n // max(cls.GRAM_ROWS_PER_FEATURE * d, cls.MIN_GRAM_ROWS))
+        rows = xs[::step]
+        eigvals, eigvecs = np.linalg.eigh((rows.T @ rows).astype(np.float64))
+        return cls(x, scaler, xs, np.clip(eigvals, 0.0, None) * (n / rows.shape[0]), eigvecs)
 
 
 @dataclass
@@ -107,10 +125,9 @@ class LogisticProbe:
         self.classes_, codes = np.unique(y, return_inverse=True)
         device = self._device()
         if prepared is None or prepared.x is not x:
-            prepared = Prepared.of(x, self.standardize, rotate=device == "cpu")
+            prepared = Prepared.of(x, self.standardize, precondition=device == "cpu")
         self.scaler_ = prepared.scaler
-        xs = prepared.xs
-        d, k = xs.shape[1], len(self.classes_)
+        d, k = x.shape[1], len(self.classes_)
         if warm_start is not None and warm_start[0].shape == (d, k):
             w0, b0 = warm_start
         else:
@@ -118,51 +135,50 @@ class LogisticProbe:
         if device == "cpu":
             weight, bias = self._fit_numpy(prepared, codes, k, w0, b0)
         else:
-            weight, bias = self._fit_torch(xs, codes, device, w0, b0)
+            weight, bias = self._fit_torch(prepared.xs, codes, device, w0, b0)
         self.coef_ = weight.T  # (k, d) like scikit-learn
         self.intercept_ = bias
         return self
 
     def _fit_numpy(self, prepared: Prepared, codes, k, w0, b0):
-        """L-BFGS-B on the exact objective after the change of variables ``W = P U``.
+        """L-BFGS-B on the exact objective in preconditioned coordinates ``W = P U``.
 
         ``P = V diag(1 / sqrt(s / (4 n) + 2 pen))`` from the eigendecomposition ``X'X = V diag(s) V'``
         makes the Hessian of the objective in U close to the identity, so L-BFGS needs a few tens of
         iterations where it needs hundreds in W on correlated features (a concatenation of many
-        narrow models). The minimizer in W is unchanged: only the coordinates differ.
+        narrow models). The objective and the minimizer in W are unchanged whatever P is: only the
+        coordinates differ. ``P`` acts on the d x k weights (cheap), never on the n x d data.
         """
         from scipy.optimize import minimize
-        from threadpoolctl import threadpool_limits
 
-        if prepared.rotated is None:
+        if prepared.eigvecs is None:
             prepared = Prepared.of(prepared.x, self.standardize)
-        n, d = prepared.xs.shape
-        onehot = np.zeros((n, k), dtype=np.float32)
-        onehot[np.arange(n), codes] = 1.0
+        xs_t = prepared.features_major()  # both products below are then wide ones (k << n), the fast layout
+        d, n = xs_t.shape
+        rows = np.arange(n)
         penalty = 1.0 / (2.0 * self.C * n)
-        eigvals, eigvecs = prepared.eigvals, prepared.eigvecs
-        scale = 1.0 / np.sqrt(eigvals / (4.0 * n) + 2.0 * penalty)
-        precond = eigvecs * scale                          # P = V diag(scale)
-        xp = prepared.rotated * scale.astype(np.float32)   # X P, the data in U coordinates
-        pen_u = penalty * scale ** 2                       # ||P U||^2 = sum_i scale_i^2 ||U_i||^2
+        scale = 1.0 / np.sqrt(prepared.eigvals / (4.0 * n) + 2.0 * penalty)
+        precond = prepared.eigvecs * scale                 # P = V diag(scale)
 
         def objective(theta):
             u = theta[: d * k].reshape(d, k)
             b = theta[d * k:]
-            logits = xp @ u.astype(np.float32) + b.astype(np.float32)
-            logits -= logits.max(axis=1, keepdims=True)
+            w = precond @ u                                          # d x k
+            logits = w.T.astype(np.float32) @ xs_t                   # k x n
+            logits += b.astype(np.float32)[:, None]
+            logits -= logits.max(axis=0, keepdims=True)
             expl = np.exp(logits)
-            norm = expl.sum(axis=1, keepdims=True)
-            loss = float(np.log(norm).sum() - (logits * onehot).sum()) / n + float((pen_u[:, None] * u * u).sum())
-            resid = (expl / norm - onehot) / n
-            grad_u = (resid.T @ xp).T.astype(np.float64) + 2.0 * pen_u[:, None] * u  # r'X: the faster layout
-            return loss, np.concatenate([grad_u.ravel(), resid.sum(axis=0, dtype=np.float64)])
+            norm = expl.sum(axis=0, keepdims=True)
+            loss = float(np.log(norm).sum() - logits[codes, rows].sum()) / n + penalty * float((w * w).sum())
+            resid = expl / norm
+            resid[codes, rows] -= 1.0
+            resid /= n
+            grad_w = (resid @ xs_t.T).T.astype(np.float64) + 2.0 * penalty * w   # X'R + 2 pen W, d x k
+            return loss, np.concatenate([(precond.T @ grad_w).ravel(), resid.sum(axis=1, dtype=np.float64)])
 
-        u0 = (eigvecs.T @ np.asarray(w0, dtype=np.float64)) / scale[:, None]
+        u0 = np.linalg.solve(precond, np.asarray(w0, dtype=np.float64))
         theta0 = np.concatenate([u0.ravel(), np.asarray(b0, dtype=np.float64)])
-        # One BLAS thread while iterating: numpy's and scipy's bundled OpenBLAS keep separate thread
-        # pools whose spinning workers steal each other's cores; one thread each was 3x faster here.
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _scipy_blas_single_threaded():
             res = minimize(objective, theta0, jac=True, method="L-BFGS-B",
                            options={"maxiter": self.max_iter, "gtol": self.tol, "ftol": self.ftol, "maxcor": 20})
         self.n_iter_ = int(res.nit)
@@ -194,8 +210,9 @@ class LogisticProbe:
                 bias.detach().cpu().numpy().astype(np.float64))
 
     def decision_function(self, x: np.ndarray) -> np.ndarray:
-        xs = self.scaler_.transform(x, np.float64) if self.standardize else np.asarray(x, dtype=np.float64)
-        return xs @ self.coef_.T + self.intercept_
+        # float32 products, like the solver's: the scores only rank classes
+        xs = self.scaler_.transform(x) if self.standardize else np.asarray(x, dtype=np.float32)
+        return (xs @ self.coef_.T.astype(np.float32)).astype(np.float64) + self.intercept_
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.classes_[np.argmax(self.decision_function(x), axis=1)]
@@ -203,8 +220,31 @@ class LogisticProbe:
     def score(self, x: np.ndarray, y: np.ndarray) -> float:
         return float(np.mean(self.predict(x) == np.asarray(y)))
 
+    def _score_prepared(self, prepared: Prepared, y: np.ndarray) -> float:
+        """Accuracy on the rows ``prepared`` already standardized (no second standardization)."""
+        scores = prepared.xs @ self.coef_.T.astype(np.float32)
+        return float(np.mean(self.classes_[np.argmax(scores + self.intercept_, axis=1)] == np.asarray(y)))
+
     def _warm(self):
         return self.coef_.T, self.intercept_
+
+
+def _scipy_blas_single_threaded():
+    """One thread for scipy's own BLAS while L-BFGS-B iterates, numpy's keeps its threads.
+
+    pip wheels of numpy and scipy each bundle an OpenBLAS with its own thread pool; the pools' spinning
+    workers steal each other's cores, so the products over the data (numpy) slowed 3x whenever the
+    solver's vector updates (scipy) ran threaded. With scipy's pool at one thread the products keep
+    every core: 2.1x faster than one thread for both (benchmarks/probe.py). Where both share one BLAS
+    (conda), there is no second pool and nothing is limited."""
+    import contextlib
+
+    from threadpoolctl import ThreadpoolController
+
+    controller = ThreadpoolController()
+    own = [lib.filepath for lib in controller.lib_controllers
+           if lib.user_api == "blas" and "scipy" in Path(lib.filepath).parent.name]
+    return controller.select(filepath=own).limit(limits=1) if own else contextlib.nullcontext()
 
 
 @dataclass
@@ -252,4 +292,5 @@ def feature_performance(x_train: np.ndarray, y_train: np.ndarray, x_test: np.nda
     final = LogisticProbe(C=C, max_iter=max_iter, device=device)
     full = Prepared.of(x_train, basis=prepared) if final._device() == "cpu" else None
     probe = final.fit(x_train, y_train, start, prepared=full)
-    return ProbeResult(probe.score(x_test, y_test), probe.score(x_train, y_train), float(C), scores, x_train.shape[1])
+    train_accuracy = probe._score_prepared(full, y_train) if full is not None else probe.score(x_train, y_train)
+    return ProbeResult(probe.score(x_test, y_test), train_accuracy, float(C), scores, x_train.shape[1])
