@@ -141,7 +141,6 @@ def main() -> None:
             t_engine = timed(engine, 1)[0]
             ratios.append(t_engine / timed(floor, 1)[0])
             ratios_all.append(t_engine / timed(floor_all_rows, 1)[0])
-        del xy_all
 
         from sklearn.linear_model import Ridge, RidgeCV
 
