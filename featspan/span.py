@@ -197,11 +197,11 @@ def column_order(rows: np.ndarray, dim: int) -> np.ndarray:
     return np.concatenate([rows, np.flatnonzero(rest)])
 
 
-def _index(columns: np.ndarray):
-    """A slice for a contiguous run of columns (a view, no copy), else the index array."""
+def _selector(columns: np.ndarray, backend: "Backend"):
+    """A slice for a contiguous run of columns (a view, no copy), else the backend's index array."""
     if columns.size and np.array_equal(columns, np.arange(columns[0], columns[0] + columns.size)):
         return slice(int(columns[0]), int(columns[0]) + columns.size)
-    return columns
+    return backend.asarray_index(columns)
 
 
 class RoleMoments:
@@ -223,8 +223,7 @@ class RoleMoments:
         self._rows = self._rest = None
         if rows is not None:
             rest = column_order(self.rows, dim)[self.rows.size:]
-            self._rows, self._rest = (_index(c) if isinstance(_index(c), slice) else backend.asarray_index(c)
-                                      for c in (self.rows, rest))
+            self._rows, self._rest = _selector(self.rows, backend), _selector(rest, backend)
         self.shift = None
         self.n, self.s, self.S, self.sq = {}, {}, {}, {}
 
