@@ -57,18 +57,8 @@ def span_cohort(base_dir: str | Path, narrow_dir: str | Path, span_cfg: dict, re
     threshold = span_cfg.get("outlier_threshold")
     records = []
     with FeatureBank(paths) as bank:
-        plan = RowPlan.regular(bank.n_rows("train"), bank.n_rows("test"),
-                               span_cfg["validation_fraction"], span_cfg["split_seed"])
-        stats = SpanStatistics.compute(bank, plan, span_cfg.get("chunk_rows", 4096), span_cfg.get("backend", "auto"))
-        solved = {}
-
-        def regression(regressors: str, targets: str):
-            key = (regressors, targets)
-            if key not in solved:
-                span = RidgeSpan(stats, index[regressors], index[targets])
-                result, coef = span.run(grid, span_cfg["per_target_lambda"], EVAL_SETS, threshold)
-                solved[key] = (result, span, coef)
-            return solved[key]
+        stats = _statistics(bank, RowPlan.regular, span_cfg)
+        regression = _regressions(stats, index, span_cfg, grid, threshold)
 
         def fse(regressors: str, targets: str):
             return regression(regressors, targets)[0]
@@ -117,6 +107,27 @@ def span_cohort(base_dir: str | Path, narrow_dir: str | Path, span_cfg: dict, re
             "backend": repr(stats.backend), "similarity": similarity, "forward_fse": forward_fse, "records": records}
 
 
+def _statistics(bank: FeatureBank, make_plan, span_cfg: dict) -> SpanStatistics:
+    """One pass of statistics over the bank's rows as the plan (``RowPlan.regular`` or ``.shuffled``) splits them."""
+    plan = make_plan(bank.n_rows("train"), bank.n_rows("test"), span_cfg["validation_fraction"], span_cfg["split_seed"])
+    return SpanStatistics.compute(bank, plan, span_cfg.get("chunk_rows", 4096), span_cfg.get("backend", "auto"))
+
+
+def _regressions(stats: SpanStatistics, index: dict, span_cfg: dict, grid: LambdaGrid, threshold):
+    """``regression(regressors, targets) -> (result, span, coef)`` between named file groups, each solved once."""
+    solved = {}
+
+    def regression(regressors: str, targets: str):
+        key = (regressors, targets)
+        if key not in solved:
+            span = RidgeSpan(stats, index[regressors], index[targets])
+            result, coef = span.run(grid, span_cfg["per_target_lambda"], EVAL_SETS, threshold)
+            solved[key] = (result, span, coef)
+        return solved[key]
+
+    return regression
+
+
 FORWARD_REGRESSORS = ("M_1'", "concat_feat", "concat_param")
 
 
@@ -137,15 +148,8 @@ def _shuffled_forward_fse(paths, index, span_cfg: dict, grid: LambdaGrid, thresh
     """The forward FSEs again under the shuffled regression of Appendix D.4: fit, validation and test rows
     all drawn from one pool of half training, half test inputs (method.md section 4)."""
     with FeatureBank(paths) as bank:
-        plan = RowPlan.shuffled(bank.n_rows("train"), bank.n_rows("test"),
-                                span_cfg["validation_fraction"], span_cfg["split_seed"])
-        stats = SpanStatistics.compute(bank, plan, span_cfg.get("chunk_rows", 4096), span_cfg.get("backend", "auto"))
-
-        def regression(regressors: str, targets: str):
-            span = RidgeSpan(stats, index[regressors], index[targets])
-            return span.run(grid, span_cfg["per_target_lambda"], EVAL_SETS, threshold)
-
-        return _forward_fse(regression, "shuffled")
+        stats = _statistics(bank, RowPlan.shuffled, span_cfg)
+        return _forward_fse(_regressions(stats, index, span_cfg, grid, threshold), "shuffled")
 
 
 def probe_sets(cohort_dir, base_dir=None, residual_dir=None, residual_m_choices=("param",)) -> dict[str, list[Path]]:
