@@ -15,7 +15,7 @@ matrices of a probe 3-8x slower than numpy's BLAS (measured; see benchmarks/prob
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -35,7 +35,7 @@ class Prepared:
     eigvals: np.ndarray | None = None    # of X'X, scaled to n rows
     eigvecs: np.ndarray | None = None
 
-    _xs_t: np.ndarray | None = None
+    _xs_t: np.ndarray | None = field(default=None, init=False, repr=False)  # features_major(), once
 
     def features_major(self) -> np.ndarray:
         """``xs`` transposed into a contiguous d x n array (once; by row blocks that stay in cache,
@@ -210,8 +210,11 @@ class LogisticProbe:
                 bias.detach().cpu().numpy().astype(np.float64))
 
     def decision_function(self, x: np.ndarray) -> np.ndarray:
-        # float32 products, like the solver's: the scores only rank classes
         xs = self.scaler_.transform(x) if self.standardize else np.asarray(x, dtype=np.float32)
+        return self._scores(xs)
+
+    def _scores(self, xs: np.ndarray) -> np.ndarray:
+        # float32 products, like the solver's: the scores only rank classes
         return (xs @ self.coef_.T.astype(np.float32)).astype(np.float64) + self.intercept_
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -222,8 +225,7 @@ class LogisticProbe:
 
     def _score_prepared(self, prepared: Prepared, y: np.ndarray) -> float:
         """Accuracy on the rows ``prepared`` already standardized (no second standardization)."""
-        scores = prepared.xs @ self.coef_.T.astype(np.float32)
-        return float(np.mean(self.classes_[np.argmax(scores + self.intercept_, axis=1)] == np.asarray(y)))
+        return float(np.mean(self.classes_[np.argmax(self._scores(prepared.xs), axis=1)] == np.asarray(y)))
 
     def _warm(self):
         return self.coef_.T, self.intercept_
