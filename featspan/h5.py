@@ -244,7 +244,13 @@ class FeatureBank:
 
 
 def write_rows_csv(rows: list[dict], path) -> None:
-    """A list of same-keyed records as CSV (header from the first), written atomically."""
-    header = list(rows[0])
+    """A list of same-keyed records as CSV (header from the first; fields quoted where needed), atomically."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
     with atomic_path(path) as tmp:
-        tmp.write_text(",".join(header) + "\n" + "".join(",".join(str(r[h]) for h in header) + "\n" for r in rows))
+        tmp.write_text(buffer.getvalue())

@@ -84,10 +84,8 @@ def table3_rows(probe_tables: dict[str, list[dict]]) -> list[dict]:
 def write_table3(probe_tables: dict[str, list[dict]], csv_path, md_path) -> None:
     rows = table3_rows(probe_tables)
     exps = list(probe_tables)
-    with atomic_path(csv_path) as tmp:
-        lines = ["row,experiment,alpha,accuracy,std,replicates"]
-        lines += [f"\"{r['row']}\",{e},{r[e][3]},{r[e][0]},{r[e][1]},{r[e][2]}" for r in rows for e in exps if r[e]]
-        tmp.write_text("\n".join(lines) + "\n")
+    write_rows_csv([{"row": r["row"], "experiment": e, "alpha": r[e][3], "accuracy": r[e][0], "std": r[e][1],
+                     "replicates": r[e][2]} for r in rows for e in exps if r[e]], csv_path)
     smallest = {e: min(rec["alpha"] for rec in probe_tables[e]) for e in exps}
     head = " | ".join(f"{e} (α = {smallest[e]:g})" for e in exps)
     md = ["Table 3. Probe test accuracy (%) on residual features alone at each experiment's smallest α, against "
