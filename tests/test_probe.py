@@ -4,29 +4,45 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from featspan.probe import LogisticProbe, feature_performance
+from featspan.probe import LogisticProbe, Prepared, feature_performance
 
 
-def _problem(seed=0, n=3000, d=40, k=4, noise=1.5, correlated=False):
+def _problem(seed=0, n=3000, d=40, k=4, noise=1.5, correlated=False, n_test=None):
+    """Train on the first 4/5 of n rows, test on the rest (or on n_test more rows)."""
     rng = np.random.default_rng(seed)
+    n_train = n * 4 // 5
+    n = n if n_test is None else n_train + n_test
     x = rng.normal(size=(n, d))
     if correlated:  # like a concatenation of many narrow models: strongly correlated columns
         x = x @ (np.eye(d) + 0.9 * rng.normal(size=(d, d)) / np.sqrt(d))
     x = (x * rng.uniform(0.1, 10, size=d) + rng.normal(size=d)).astype(np.float32)
     y = np.argmax(x @ rng.normal(size=(d, k)) / np.sqrt(d) + noise * rng.gumbel(size=(n, k)), axis=1)
-    return x[: n * 4 // 5], y[: n * 4 // 5], x[n * 4 // 5:], y[n * 4 // 5:]
+    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
 
 
 @pytest.mark.parametrize("C", [0.01, 1.0])
 @pytest.mark.parametrize("correlated", [False, True])
-def test_matches_sklearn_logistic_regression(C, correlated):
-    x, y, xt, yt = _problem(correlated=correlated)
+@pytest.mark.parametrize("n, d", [(3000, 40), (750, 240)])  # tall: weights rotated; wide: rows rotated
+def test_matches_sklearn_logistic_regression(C, correlated, n, d):
+    x, y, xt, yt = _problem(n=n, d=d, correlated=correlated, n_test=600)
+    assert Prepared.of(x).rotate_data() == (d == 240)
     probe = LogisticProbe(C=C, max_iter=1000, tol=1e-7, ftol=1e-12).fit(x, y)
     scaler = StandardScaler().fit(x)
     ref = LogisticRegression(C=C, max_iter=5000, tol=1e-10).fit(scaler.transform(x), y)
     assert abs(probe.score(xt, yt) - ref.score(scaler.transform(xt), yt)) <= 0.005
     np.testing.assert_allclose(probe.coef_, ref.coef_, atol=2e-3 * np.abs(ref.coef_).max())
     np.testing.assert_allclose(probe.intercept_, ref.intercept_, atol=2e-3 * max(1.0, np.abs(ref.intercept_).max()))
+
+
+def test_both_layouts_reach_the_same_probe(monkeypatch):
+    x, y, _, _ = _problem(seed=3, n=1000, d=120, correlated=True)
+    fits = {}
+    for rotate in (False, True):
+        monkeypatch.setattr(Prepared, "rotate_data", lambda self, rotate=rotate: rotate)
+        fits[rotate] = LogisticProbe(C=0.1, max_iter=1000, tol=1e-7, ftol=1e-12).fit(x, y)
+    scale = np.abs(fits[False].coef_).max()
+    np.testing.assert_allclose(fits[True].coef_, fits[False].coef_, atol=1e-3 * scale)
+    np.testing.assert_allclose(fits[True].intercept_, fits[False].intercept_, atol=1e-3 * max(1.0, scale))
 
 
 def test_constant_features_and_label_values_are_handled():
