@@ -1,4 +1,5 @@
 """The toy setting: data generator, batched narrow models, the learning criterion, the reports."""
+import dataclasses
 import json
 
 import numpy as np
@@ -46,6 +47,23 @@ def test_batched_models_match_models_trained_alone():
     for i, single in enumerate(alone):
         for name, value in cohort.params.items():
             torch.testing.assert_close(value[i], single.params[name][0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_models, width", [(3, 8), (1, 40)])
+def test_hand_written_gradients_match_autograd(n_models, width):
+    torch.manual_seed(2)
+    x = torch.randn(25, CFG.n_patches, CFG.d)
+    y = torch.sign(torch.randn(25))
+    cohort = ToyCohort.init(dataclasses.replace(CFG, threshold=0.3), n_models, width, seed=1)
+    params = {name: p.clone().requires_grad_(True) for name, p in cohort.params.items()}
+    reference = ToyCohort(params, cohort.threshold)
+    loss = torch.nn.functional.softplus(-y[None, :] * reference.forward(x)).mean(1).sum()
+    expected = torch.autograd.grad(loss, list(params.values()))
+    got = cohort.gradients(x, y)
+    assert list(got) == list(params)
+    for name, e in zip(params, expected):
+        assert e.abs().max() > 0, name      # every layer has a live gradient: the check is not vacuous
+        torch.testing.assert_close(got[name], e, rtol=1e-5, atol=1e-7)
 
 
 def test_neuron_normalization_moves_every_active_neuron_by_lr():
