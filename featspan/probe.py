@@ -49,9 +49,10 @@ class Prepared:
         return self._xs_t
 
     def eigen_major(self) -> np.ndarray:
-        """The rows in the eigenbasis, ``V' xs'`` (d x n, float32; once)."""
+        """The rows in the eigenbasis, ``V' xs'`` (d x n, float32; once). BLAS reads ``xs'`` as a view,
+        so the rotated solver never holds the feature-major copy beside it."""
         if self._eig_t is None:
-            self._eig_t = self.eigvecs.T.astype(np.float32) @ self.features_major()
+            self._eig_t = self.eigvecs.T.astype(np.float32) @ self.xs.T
         return self._eig_t
 
     def rotate_data(self) -> bool:
