@@ -146,10 +146,16 @@ class ToyCohort:
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Scores (M, n)."""
-        h = self.first_layer(x)
+        return self._upper_layers(self.first_layer(x))[1]
+
+    def _upper_layers(self, h: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """From first-layer features h (M, n, m): every later layer's input (M, n, .) and the scores (M, n)."""
+        p = self.params
+        hidden = [h]
         for j in (2, 3, 4):
-            h = torch.relu(torch.baddbmm(self.params[f"b{j}"][:, None, :], h, self.params[f"w{j}"]))
-        return torch.baddbmm(self.params["b5"][:, None, :], h, self.params["w5"]).squeeze(-1)
+            h = torch.baddbmm(p[f"b{j}"][:, None, :], h, p[f"w{j}"]).clamp_(min=0)
+            hidden.append(h)
+        return hidden, torch.baddbmm(p["b5"][:, None, :], h, p["w5"]).squeeze(-1)
 
     def gradients(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """Gradients of every model's mean logistic loss on the batch (x, y in {-1, +1}), by hand.
@@ -163,12 +169,7 @@ class ToyCohort:
         n_models, width, _ = p["w1"].shape
         neurons = n_models * width
         act = self._patch_activations(x)                             # (n patches, all neurons)
-        h = self._sum_patches(act, n)
-        hidden = [h]                                                  # layer inputs, (M, n, .)
-        for j in (2, 3, 4):
-            h = torch.baddbmm(p[f"b{j}"][:, None, :], h, p[f"w{j}"]).clamp_(min=0)
-            hidden.append(h)
-        scores = torch.baddbmm(p["b5"][:, None, :], h, p["w5"]).squeeze(-1)      # (M, n)
+        hidden, scores = self._upper_layers(self._sum_patches(act, n))
         # d/ds of mean_n softplus(-y s) = -y sigmoid(-y s) / n
         grad_out = torch.sigmoid(-y * scores).mul_(-y / n).unsqueeze(-1)         # (M, n, 1)
         grads = {}
