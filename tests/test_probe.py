@@ -4,7 +4,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from featspan.probe import LogisticProbe, Prepared, feature_performance
+from featspan import probe as probe_module
+from featspan.probe import LogisticProbe, Prepared, feature_performance, varying_columns
 
 
 def _problem(seed=0, n=3000, d=40, k=4, noise=1.5, correlated=False, n_test=None):
@@ -63,6 +64,36 @@ def test_c_is_chosen_on_the_validation_part():
     fixed = feature_performance(x, y, xt, yt, C=0.5)
     assert fixed.C == 0.5 and fixed.validation_accuracy == {}
     assert 0 <= result.accuracy <= 1
+
+
+def test_columns_constant_in_training_leave_the_probe_unchanged(monkeypatch):
+    """Dead units (constant on every training row, whatever they do on test rows) get zero weight at
+    the optimum, so leaving them out of the solve gives the probe of the live columns alone."""
+    x, y, xt, yt = _problem(seed=4, n=1500, d=60, correlated=True)
+    rng = np.random.default_rng(4)
+    order = rng.permutation(90)  # the 30 dead columns spread among the live ones
+    wide = np.hstack([x, np.full((len(x), 30), 0.5, np.float32)])[:, order]
+    wide_t = np.hstack([xt, rng.normal(size=(len(xt), 30)).astype(np.float32)])[:, order]
+    grid = [0.01, 1.0]
+    live = feature_performance(x, y, xt, yt, C_grid=grid)
+    dropped = feature_performance(wide, y, wide_t, yt, C_grid=grid)
+    monkeypatch.setattr(probe_module, "varying_columns", lambda a: np.ones(a.shape[1], dtype=bool))
+    kept = feature_performance(wide, y, wide_t, yt, C_grid=grid)  # every column in the solve
+    assert dropped.n_features == kept.n_features == 90 and live.n_features == 60
+    for other in (live, kept):
+        assert dropped.C == other.C
+        assert dropped.validation_accuracy == pytest.approx(other.validation_accuracy, abs=1.5 / 300)
+        assert abs(dropped.accuracy - other.accuracy) <= 2 / len(yt)
+
+
+def test_varying_columns_matches_a_direct_check():
+    x = np.random.default_rng(5).normal(size=(11, 6)).astype(np.float32)
+    x[:, 1] = 2.0
+    x[:, 4] = 0.0
+    x[7, 4] = 1.0  # varies in a later row block only
+    expected = x.max(axis=0) != x.min(axis=0)
+    for block in (1, 3, 4096):
+        np.testing.assert_array_equal(varying_columns(x, block=block), expected)
 
 
 def test_rejects_nonpositive_c():
