@@ -140,13 +140,21 @@ class FeatureFile:
 
     def features(self, split: str, rows: slice | np.ndarray = slice(None)) -> np.ndarray:
         block = self._file[split]["features"][rows]
+        self._check_finite(block, split, (rows.start or 0) if isinstance(rows, slice) else 0)
+        return block
+
+    def read_into(self, split: str, out: np.ndarray, column: int = 0) -> None:
+        """Every row of the split into ``out[:, column:column + dim]`` (``out`` C-contiguous), HDF5
+        converting the dtype on the way: no intermediate copy of the block."""
+        self._file[split]["features"].read_direct(out, dest_sel=np.s_[:, column:column + self.dim])
+        self._check_finite(out[:, column:column + self.dim], split, 0)
+
+    def _check_finite(self, block: np.ndarray, split: str, start: int) -> None:
         if not np.all(np.isfinite(block)):
             bad = np.argwhere(~np.isfinite(block))[0]
-            start = (rows.start or 0) if isinstance(rows, slice) else 0
             raise FeatureFileError(
                 f"{self.path}: /{split}/features holds NaN or inf (first at row {start + bad[0]}, column {bad[1]})"
             )
-        return block
 
     def labels(self, split: str) -> np.ndarray:
         return self._file[split]["labels"][:].astype(np.int64)
@@ -226,9 +234,8 @@ class FeatureBank:
         out = np.empty((self.n_rows(split), sum(self.files[i].dim for i in files)), dtype=dtype)
         col = 0
         for i in files:
-            d = self.files[i].dim
-            out[:, col:col + d] = self.files[i].features(split)
-            col += d
+            self.files[i].read_into(split, out, col)
+            col += self.files[i].dim
         return out
 
     def close(self):

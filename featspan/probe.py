@@ -27,32 +27,29 @@ DEFAULT_C_GRID = tuple(float(c) for c in np.logspace(-4, 1, 6))
 @dataclass
 class Prepared:
     """A training matrix standardized, with (for the CPU solver) the eigendecomposition of its Gram
-    matrix: the C-independent part of the solver's preconditioner, shared by every C of a grid."""
+    matrix: the C-independent part of the solver's preconditioner, shared by every C of a grid.
+
+    The standardized matrix is kept feature-major (d x n, contiguous): the solver's two products per
+    iteration are then wide ones (k << n), the fast layout, and standardizing writes it in one pass
+    over the rows (no row-major copy beside it). ``xs`` is its n x d view."""
 
     x: np.ndarray
     scaler: "Standardizer | None"
-    xs: np.ndarray                       # n x d standardized rows, float32
+    xt: np.ndarray                       # d x n standardized features, float32
     eigvals: np.ndarray | None = None    # of X'X, scaled to n rows
     eigvecs: np.ndarray | None = None
 
-    _xs_t: np.ndarray | None = field(default=None, init=False, repr=False)  # features_major(), once
     _eig_t: np.ndarray | None = field(default=None, init=False, repr=False)  # eigen_major(), once
 
-    def features_major(self) -> np.ndarray:
-        """``xs`` transposed into a contiguous d x n array (once; by row blocks that stay in cache,
-        twice as fast as one strided copy)."""
-        if self._xs_t is None:
-            n, d = self.xs.shape
-            self._xs_t = np.empty((d, n), dtype=self.xs.dtype)
-            for start in range(0, n, 256):
-                self._xs_t[:, start:start + 256] = self.xs[start:start + 256].T
-        return self._xs_t
+    @property
+    def xs(self) -> np.ndarray:
+        """The standardized rows, n x d (a view)."""
+        return self.xt.T
 
     def eigen_major(self) -> np.ndarray:
-        """The rows in the eigenbasis, ``V' xs'`` (d x n, float32; once). BLAS reads ``xs'`` as a view,
-        so the rotated solver never holds the feature-major copy beside it."""
+        """The rows in the eigenbasis, ``V' xs'`` (d x n, float32; once)."""
         if self._eig_t is None:
-            self._eig_t = self.eigvecs.T.astype(np.float32) @ self.xs.T
+            self._eig_t = self.eigvecs.T.astype(np.float32) @ self.xt
         return self._eig_t
 
     def rotate_data(self) -> bool:
@@ -75,12 +72,12 @@ class Prepared:
         """``basis``: reuse another matrix's eigenbasis (rescaled to this row count) instead of a new
         eigendecomposition (the fit part of the same training rows serves the whole of them)."""
         scaler = Standardizer.fit(x) if standardize else None
-        xs = scaler.transform(x) if standardize else np.asarray(x, dtype=np.float32)
-        n, d = xs.shape
+        xt = (scaler or Standardizer.identity(x.shape[1])).transform_features_major(x)
+        d, n = xt.shape
         if not precondition:
-            return cls(x, scaler, xs)
+            return cls(x, scaler, xt)
         if basis is not None and basis.eigvecs is not None and basis.eigvecs.shape[0] == d:
-            return cls(x, scaler, xs, basis.eigvals * (n / basis.xs.shape[0]), basis.eigvecs)
+            return cls(x, scaler, xt, basis.eigvals * (n / basis.xt.shape[1]), basis.eigvecs)
         # The basis only preconditions (the objective is exact in any coordinates), so a float32 Gram
         # matrix of evenly spaced rows serves, and so does its float32 eigendecomposition (orthonormal
         # to ~1e-6, below the solver's float32 products; LAPACK's divide and conquer: half of
@@ -88,10 +85,10 @@ class Prepared:
         from scipy.linalg import eigh
 
         step = max(1, n // max(cls.GRAM_ROWS_PER_FEATURE * d, cls.MIN_GRAM_ROWS))
-        rows = xs[::step]
-        eigvals, eigvecs = eigh(rows.T @ rows, driver="evd", check_finite=False)
-        eigvals = np.clip(eigvals.astype(np.float64), 0.0, None) * (n / rows.shape[0])
-        return cls(x, scaler, xs, eigvals, eigvecs.astype(np.float64))
+        cols = xt[:, ::step]
+        eigvals, eigvecs = eigh(cols @ cols.T, driver="evd", check_finite=False)
+        eigvals = np.clip(eigvals.astype(np.float64), 0.0, None) * (n / cols.shape[1])
+        return cls(x, scaler, xt, eigvals, eigvecs.astype(np.float64))
 
 
 @dataclass
@@ -99,18 +96,41 @@ class Standardizer:
     mean: np.ndarray
     scale: np.ndarray
 
+    BLOCK_ROWS = 32  # rows per block: a block and its transposed copy stay in the fast caches
+
     @classmethod
     def fit(cls, x: np.ndarray) -> "Standardizer":
+        """Mean and standard deviation per column (float64 statistics, centered in float32 blocks)."""
         mean = x.mean(axis=0, dtype=np.float64)
-        centered = np.asarray(x, dtype=np.float32) - mean.astype(np.float32)
-        std = np.sqrt(np.einsum("ij,ij->j", centered, centered, dtype=np.float64) / max(len(x), 1))
+        mean32 = mean.astype(np.float32)
+        sq = np.zeros(x.shape[1])
+        for start in range(0, x.shape[0], 4096):
+            centered = np.asarray(x[start:start + 4096], dtype=np.float32) - mean32
+            sq += np.einsum("ij,ij->j", centered, centered, dtype=np.float64)
+        std = np.sqrt(sq / max(len(x), 1))
         return cls(mean, np.where(std > 0, std, 1.0))  # constant features stay constant (zero)
+
+    @classmethod
+    def identity(cls, d: int) -> "Standardizer":
+        return cls(np.zeros(d), np.ones(d))
 
     def transform(self, x: np.ndarray, dtype=np.float32) -> np.ndarray:
         """(x - mean) / scale, in float32 arithmetic (statistics kept in float64)."""
         out = np.asarray(x, dtype=np.float32) - self.mean.astype(np.float32)
         out *= (1.0 / self.scale).astype(np.float32)
         return out.astype(dtype, copy=False)
+
+    def transform_features_major(self, x: np.ndarray) -> np.ndarray:
+        """``transform(x).T`` as a contiguous d x n float32 array, written by row blocks in one pass
+        (the same numbers: the same float32 operations on each entry)."""
+        n, d = x.shape
+        out = np.empty((d, n), dtype=np.float32)
+        mean, inv = self.mean.astype(np.float32), (1.0 / self.scale).astype(np.float32)
+        for start in range(0, n, self.BLOCK_ROWS):
+            block = np.asarray(x[start:start + self.BLOCK_ROWS], dtype=np.float32) - mean
+            block *= inv
+            out[:, start:start + self.BLOCK_ROWS] = block.T
+        return out
 
 
 class LogisticProbe:
@@ -179,8 +199,7 @@ class LogisticProbe:
             prepared = Prepared.of(prepared.x, self.standardize)
         basis = prepared.eigvecs
         rotated = prepared.rotate_data()
-        # the data feature-major: both products below are then wide ones (k << n), the fast layout
-        data_t = prepared.eigen_major() if rotated else prepared.features_major()
+        data_t = prepared.eigen_major() if rotated else prepared.xt   # d x n
         d, n = data_t.shape
         rows = np.arange(n)
         penalty = 1.0 / (2.0 * self.C * n)

@@ -64,3 +64,14 @@ def test_bank_chunks_concatenate_files(make_features):
     blocks = np.vstack([b.copy() for _, b in bank.iter_chunks("train", 4)])
     np.testing.assert_allclose(blocks, np.hstack([x1, x2]), rtol=1e-6)
     np.testing.assert_array_equal(bank.columns([1]), [2, 3, 4])
+    whole = bank.read("train")  # each file straight into its columns
+    np.testing.assert_array_equal(whole, np.hstack([x1, x2]).astype(np.float32))
+    np.testing.assert_array_equal(bank.read("test", files=[1], dtype=np.float64), x2[:3].astype(np.float32))
+
+
+def test_nan_features_are_named_when_read_whole(make_features):
+    test = np.ones((3, 2))
+    test[1, 0] = np.inf
+    bank = FeatureBank([make_features("a", np.ones((4, 3)), np.ones((3, 3))), make_features("b", np.ones((4, 2)), test)])
+    with pytest.raises(FeatureFileError, match=r"b.h5: /test/features holds NaN or inf \(first at row 1, column 0\)"):
+        bank.read("test")

@@ -5,7 +5,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from featspan import probe as probe_module
-from featspan.probe import LogisticProbe, Prepared, feature_performance, varying_columns
+from featspan.probe import LogisticProbe, Prepared, Standardizer, feature_performance, varying_columns
 
 
 def _problem(seed=0, n=3000, d=40, k=4, noise=1.5, correlated=False, n_test=None):
@@ -99,3 +99,14 @@ def test_varying_columns_matches_a_direct_check():
 def test_rejects_nonpositive_c():
     with pytest.raises(ValueError, match="C must be positive"):
         LogisticProbe(C=0)
+
+
+def test_standardizer_statistics_and_feature_major_layout():
+    rng = np.random.default_rng(6)
+    x = (rng.normal(size=(9000, 7)) * [1, 5, 0.1, 3, 2, 1, 0] + [0, 1e3, -4, 0, 7, 2, 3]).astype(np.float32)
+    scaler = Standardizer.fit(x)
+    np.testing.assert_allclose(scaler.mean, x.astype(np.float64).mean(0), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(scaler.scale[:6], x[:, :6].astype(np.float64).std(0), rtol=1e-6)
+    assert scaler.scale[6] == 1.0  # a constant column: scale 1, standardized to zero
+    np.testing.assert_array_equal(scaler.transform_features_major(x), scaler.transform(x).T)
+    assert scaler.transform_features_major(x).flags.c_contiguous
