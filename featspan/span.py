@@ -25,6 +25,7 @@ memory holds the statistics plus one chunk, never an ``n x q x n_lambda`` array.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Sequence
 
 import numpy as np
@@ -481,6 +482,18 @@ class RidgeSpan:
         mu = self.stats.gram.mean
         return m.about(mu, self.rx, self.rx), m.about(mu, self.rx, self.ry), m.diag_about(mu, self.ry), m.n
 
+    @cached_property
+    def _validation_in_eigenbasis(self):
+        """The validation rows' blocks in the eigenbasis of X'X, once: ``A = V' C_xx V`` (p x p),
+        ``B = V' C_xy``, ``diag C_yy`` and the row count (None without validation rows)."""
+        blocks = self._eval_blocks(VALIDATION)
+        if blocks is None:
+            return None
+        cxx, cxy, cyy, n = blocks
+        be = self.stats.backend
+        v = be.asarray(self.eigvecs)
+        return v.T @ be.asarray(cxx) @ v, v.T @ be.asarray(cxy), cyy, n
+
     def validation_errors(self, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """Sum of squared errors on the validation rows for every (lambda, target), and the
         denominators ``sum (Y_t - mean_fit)^2``.
@@ -489,20 +502,47 @@ class RidgeSpan:
         of the validation rows: ``SSE = C_yy - 2 colsum(U * B) + colsum(U * (A U))``, so each lambda
         costs one p x p by p x q product and no pass over the data.
         """
-        blocks = self._eval_blocks(VALIDATION)
+        blocks = self._validation_in_eigenbasis
         if blocks is None:
             return np.zeros((grid.size, self.q)), np.zeros(self.q), 0
-        cxx, cxy, cyy, n = blocks
+        a, b, cyy, n = blocks
         be = self.stats.backend
-        v, z, s = be.asarray(self.eigvecs), be.asarray(self.z), be.asarray(self.eigvals)
-        a = v.T @ be.asarray(cxx) @ v
-        b = v.T @ be.asarray(cxy)
+        z, s = be.asarray(self.z), be.asarray(self.eigvals)
         c = be.asarray(cyy)
         sse = be.asarray(np.zeros((grid.size, self.q)))
         for k, lam in enumerate(grid):
             u = z / (s + float(lam))[:, None]
             sse[k] = c - 2.0 * (u * b).sum(0) + (u * (a @ u)).sum(0)
         return np.maximum(be.to_numpy(sse), 0.0), cyy, n  # clip round-off below zero
+
+    def validation_mean_errors(self, grid: np.ndarray) -> np.ndarray | None:
+        """The FSE on the validation part (the mean over live targets of ``SSE_t / denom_t``) for
+        every lambda, without the per-target errors: with weights ``w_t = 1 / denom_t``,
+
+            sum_t w_t SSE_t = sum_t w_t C_yy,t - 2 sum_i r_i / (s_i + l) + d' (A o Z W Z') d,
+
+        ``r = (B o Z) w`` and ``d = 1 / (s + l)``: one p x p by p x q product in all, then p^2 per
+        lambda, where :meth:`validation_errors` costs p^2 q per lambda. None when some live target
+        has no variation on the validation rows (its error is infinite: the per-target way handles it).
+        """
+        blocks = self._validation_in_eigenbasis
+        if blocks is None:
+            return None
+        a, b, cyy, n = blocks
+        live = ~self.dead
+        if np.any(live & ~(cyy > 0)):
+            return None
+        be = self.stats.backend
+        w = np.where(live, 1.0 / np.where(cyy > 0, cyy, 1.0), 0.0)
+        z, wb = be.asarray(self.z), be.asarray(w)
+        r = be.to_numpy(((b * z) @ wb))
+        m = be.to_numpy(a * ((z * wb[None, :]) @ z.T))
+        const = float(w @ cyy)
+        out = np.empty(grid.size)
+        for k, lam in enumerate(grid):
+            d = 1.0 / (self.eigvals + float(lam))
+            out[k] = const - 2.0 * float(r @ d) + float(d @ m @ d)
+        return out / max(1, int(live.sum()))
 
     def errors_at(self, coef: np.ndarray, role: int) -> tuple[np.ndarray, int]:
         """Per-target normalized error ``e_t`` on the rows with this role, for coefficients ``coef``."""
@@ -518,21 +558,29 @@ class RidgeSpan:
         """Choose lambda on the validation part.
 
         Returns the index into the grid chosen for every target, the absolute grid, and the
-        normalized validation errors of every (lambda, target) (None for a one-value grid)."""
+        normalized validation errors of every (lambda, target) (None for a one-value grid; with one
+        lambda for all targets, only the chosen lambda's row is filled, the others are NaN)."""
         if not isinstance(grid, LambdaGrid):
             grid = LambdaGrid(tuple(np.atleast_1d(np.asarray(grid, dtype=np.float64))), relative=False)
         values = grid.resolve(self.xtx_trace, self.p)
         live = ~self.dead
         if values.size == 1:
             return np.zeros(self.q, dtype=int), values, None
-        sse, denom, n_val = self.validation_errors(values)
-        if n_val == 0:
+        if self._validation_in_eigenbasis is None:
             raise ValueError("choosing lambda needs a validation part: give one lambda or a validation fraction > 0")
+        mean_err = None if per_target else self.validation_mean_errors(values)
+        if mean_err is not None:
+            # the FSE on the validation part picks the one lambda; per-target errors at that one only
+            best = int(np.argmin(mean_err))
+            sse, denom, _ = self.validation_errors(values[best:best + 1])
+            err = np.full((values.size, self.q), np.nan)
+            err[best] = _normalized(sse[0], denom)
+            return np.full(self.q, best), values, err
+        sse, denom, _ = self.validation_errors(values)
         err = _normalized(sse, denom[None, :])
         if per_target:
             choice = np.argmin(np.where(np.isfinite(err), err, np.inf), axis=0)
         else:
-            # the FSE on the validation part (mean over live targets) picks the one lambda
             mean_err = np.where(live[None, :], err, 0.0).sum(axis=1) / max(1, live.sum())
             choice = np.full(self.q, int(np.argmin(mean_err)))
         return choice, values, err

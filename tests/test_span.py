@@ -239,6 +239,29 @@ def test_fse_is_small_for_a_linear_copy_and_about_one_for_noise(make_features):
     assert 0.9 < feature_span_error([a], [make_features("c", noise[:500], noise[500:])]).fse("test") < 1.2
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_mean_validation_error_path_matches_the_per_target_one(make_features, backend):
+    """One lambda for all targets is chosen from the mean error over live targets, computed without
+    the per-target errors of every lambda: the same curve as averaging those, dead targets left out."""
+    rng = np.random.default_rng(12)
+    x, y = _data(rng, 520, 35, 6)
+    y[:, 1] = 4.0  # a dead target
+    y[:, 3] *= 20
+    plan = RowPlan.regular(420, 100, 0.2, seed=3)
+    a, b = make_features("a", x[:420], x[420:]), make_features("b", y[:420], y[420:])
+    span = RidgeSpan(SpanStatistics.compute(FeatureBank([a, b]), plan, chunk_rows=50, backend=backend), [0], [1])
+    grid = LambdaGrid.logspace(1e-4, 1e4, 13).resolve(span.xtx_trace, span.p)
+    sse, denom, _ = span.validation_errors(grid)
+    live = ~span.dead
+    assert live.sum() == 5
+    expected = (sse[:, live] / denom[live]).mean(axis=1)
+    np.testing.assert_allclose(span.validation_mean_errors(grid), expected, rtol=1e-9)
+    choice, _, err = span.select_lambdas(grid, per_target=False)
+    best = int(np.argmin(expected))
+    assert np.all(choice == best)
+    np.testing.assert_allclose(err[best, live], sse[best, live] / denom[live], rtol=1e-12)
+
+
 def test_torch_backend_matches_numpy(make_features):
     """The torch backend (float64; a GPU when present, else the CPU) gives the same results within 1e-8."""
     rng = np.random.default_rng(11)
