@@ -7,6 +7,8 @@ and converged (``--sklearn-max-iter``). Medians over ``--repeats`` runs.
 
     python benchmarks/probe.py                                # the issue's size: n=30000, d=1024
     python benchmarks/probe.py --n 5000 --d 256 --repeats 1   # a quick look
+    python benchmarks/probe.py --n 10000 --d 2000 --dead-fraction 0.75 --repeats 1 --sklearn-max-iter 100
+        # dead units, like the toy's 200 width-10 models: FP with them left out of the solve vs kept in
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import timed  # noqa: E402
 
 from featspan.h5 import write_feature_file  # noqa: E402
-from featspan.probe import LogisticProbe, Standardizer  # noqa: E402
+from featspan import probe as probe_module  # noqa: E402
+from featspan.probe import LogisticProbe, Standardizer, feature_performance  # noqa: E402
 
 
 def make_problem(n: int, n_test: int, d: int, k: int = 10, seed: int = 0):
@@ -51,10 +54,28 @@ def main() -> None:
     ap.add_argument("--C", type=float, default=0.01)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--sklearn-max-iter", type=int, default=1000, help="cap for the converged sklearn run")
+    ap.add_argument("--dead-fraction", type=float, default=0.0,
+                    help="this fraction of the features constant on the training rows (dead units; they still "
+                         "vary on test rows); also times FP leaving them out of the solve against keeping them")
     args = ap.parse_args()
 
     x, y, xt, yt = make_problem(args.n, args.n_test, args.d)
     report = {"n": args.n, "n_test": args.n_test, "d": args.d, "classes": 10, "C": args.C}
+    if args.dead_fraction > 0:
+        dead = np.random.default_rng(1).random(args.d) < args.dead_fraction
+        x[:, dead] = 0.0
+        report["dead_features"] = int(dead.sum())
+        fp_time, fp = timed(lambda: feature_performance(x, y, xt, yt, C=args.C), args.repeats)
+        live_only = probe_module.varying_columns
+        probe_module.varying_columns = lambda a: np.ones(a.shape[1], dtype=bool)  # the obvious way: solve all
+        try:
+            all_time, fp_all = timed(lambda: feature_performance(x, y, xt, yt, C=args.C), args.repeats)
+        finally:
+            probe_module.varying_columns = live_only
+        report.update({"featspan_fp_seconds": round(fp_time, 3), "featspan_fp_accuracy": fp.accuracy,
+                       "featspan_fp_all_columns_seconds": round(all_time, 3),
+                       "featspan_fp_all_columns_accuracy": fp_all.accuracy,
+                       "speedup_dead_left_out": round(all_time / fp_time, 2)})
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "features.h5"
         write_feature_file(path, {"train": (x, y), "test": (xt, yt)}, {})
