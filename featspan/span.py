@@ -528,7 +528,7 @@ class RidgeSpan:
         blocks = self._validation_in_eigenbasis
         if blocks is None:
             return None
-        a, b, cyy, n = blocks
+        a, b, cyy, _ = blocks
         live = ~self.dead
         if np.any(live & ~(cyy > 0)):
             return None
