@@ -143,11 +143,11 @@ class FeatureFile:
         self._check_finite(block, split, (rows.start or 0) if isinstance(rows, slice) else 0)
         return block
 
-    def read_into(self, split: str, out: np.ndarray, column: int = 0) -> None:
-        """Every row of the split into ``out[:, column:column + dim]`` (``out`` C-contiguous), HDF5
-        converting the dtype on the way: no intermediate copy of the block."""
-        self._file[split]["features"].read_direct(out, dest_sel=np.s_[:, column:column + self.dim])
-        self._check_finite(out[:, column:column + self.dim], split, 0)
+    def read_into(self, split: str, out: np.ndarray, column: int = 0, rows: slice = slice(None)) -> None:
+        """Rows ``rows`` of the split (all by default) into ``out[:, column:column + dim]`` (``out``
+        C-contiguous), HDF5 converting the dtype on the way: no intermediate copy of the block."""
+        self._file[split]["features"].read_direct(out, source_sel=rows, dest_sel=np.s_[:, column:column + self.dim])
+        self._check_finite(out[:, column:column + self.dim], split, rows.start or 0)
 
     def _check_finite(self, block: np.ndarray, split: str, start: int) -> None:
         if not np.all(np.isfinite(block)):
@@ -224,7 +224,7 @@ class FeatureBank:
             out = buffer[: stop - start]
             col = 0
             for i, w in zip(files, widths):
-                out[:, col:col + w] = self.files[i].features(split, slice(start, stop))
+                self.files[i].read_into(split, out, col, slice(start, stop))
                 col += w
             yield start, out
 

@@ -72,6 +72,16 @@ def test_bank_chunks_concatenate_files(make_features):
 def test_nan_features_are_named_when_read_whole(make_features):
     test = np.ones((3, 2))
     test[1, 0] = np.inf
-    bank = FeatureBank([make_features("a", np.ones((4, 3)), np.ones((3, 3))), make_features("b", np.ones((4, 2)), test)])
+    bank = FeatureBank([make_features("a", np.ones((4, 3)), np.ones((3, 3))),
+                        make_features("b", np.ones((4, 2)), test)])
     with pytest.raises(FeatureFileError, match=r"b.h5: /test/features holds NaN or inf \(first at row 1, column 0\)"):
         bank.read("test")
+
+
+def test_nan_features_are_named_with_their_row_when_read_in_chunks(make_features):
+    train = np.ones((10, 2))
+    train[5, 1] = np.nan
+    bank = FeatureBank([make_features("a", np.ones((10, 3)), np.ones((2, 3))),
+                        make_features("c", train, np.ones((2, 2)))])
+    with pytest.raises(FeatureFileError, match=r"c.h5: /train/features holds NaN or inf \(first at row 5, column 1\)"):
+        list(bank.iter_chunks("train", 4))
