@@ -1,8 +1,9 @@
 """Time one normalized-SGD step of a toy cohort: hand-written gradients vs autograd; print JSON.
 
 The toy's jobs are nearly all training steps (the default run: 14,000 steps per cohort), so the step
-is its hot path. Constants from the repository's config.yaml (its ``toy`` block). Both ways take the same step from the same weights; the obvious alternative is
-autograd through ``ToyCohort.forward``. Rounds alternate between the two (this machine's speed drifts),
+is its hot path. Constants from the repository's config.yaml (its ``toy`` block). Both ways take the
+same step from the same weights; the obvious alternative is autograd through ``ToyCohort.forward``.
+Rounds alternate between the two (this machine's speed drifts),
 each round timing ``--steps`` steps; medians over ``--rounds`` rounds, ratios of the medians.
 ``gradient_max_rel_diff``: the two ways' gradients on the first batch, largest difference over each
 tensor's largest entry. (Their weights part after some steps: a summation order flips a pre-activation
