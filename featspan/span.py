@@ -580,7 +580,7 @@ class RidgeSpan:
         err = _normalized(sse, denom[None, :])
         if per_target:
             choice = np.argmin(np.where(np.isfinite(err), err, np.inf), axis=0)
-        else:
+        else:  # a live target constant on the validation rows (infinite error): the mean of all errors
             mean_err = np.where(live[None, :], err, 0.0).sum(axis=1) / max(1, live.sum())
             choice = np.full(self.q, int(np.argmin(mean_err)))
         return choice, values, err
