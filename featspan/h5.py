@@ -133,6 +133,7 @@ class FeatureFile:
         if len(dims) != 1:
             raise FeatureFileError(f"{self.path}: train and test have different feature counts {sorted(dims)}")
         self.dim = dims.pop()
+        self.dtype = np.result_type(*(self._file[s]["features"].dtype for s in SPLITS))
         self.attrs = {k: _plain(v) for k, v in self._file.attrs.items()}
 
     def n_rows(self, split: str) -> int:
@@ -211,6 +212,11 @@ class FeatureBank:
     def columns(self, file_indices: Sequence[int]) -> np.ndarray:
         """Column indices of the concatenation of the given files, in order."""
         return np.concatenate([self.blocks[i] for i in file_indices]) if file_indices else np.arange(0)
+
+    def stored_dtype(self, files: Sequence[int] | None = None) -> np.dtype:
+        """The narrowest float type (at least float32) that holds the chosen files' features exactly."""
+        files = range(len(self.files)) if files is None else files
+        return np.result_type(np.float32, *(self.files[i].dtype for i in files))
 
     def iter_chunks(self, split: str, chunk_rows: int, files: Sequence[int] | None = None,
                     dtype=np.float64) -> Iterator[tuple[int, np.ndarray]]:

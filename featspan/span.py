@@ -160,10 +160,11 @@ class Moments:
         return self.shift + self.s / max(self.n, 1)
 
     def block(self, rows, cols) -> np.ndarray:
-        """``S[rows, cols]`` from the stored rows, or by symmetry from the stored columns."""
+        """``S[rows, cols]`` from the stored rows, or by symmetry from the stored columns (a view
+        where the indices are contiguous runs: read it, do not write to it)."""
         rows, cols = np.asarray(rows), np.asarray(cols)
         if self.rows is None:
-            return self.S[np.ix_(rows, cols)]
+            return _submatrix(self.S, rows, cols)
         # stored rows: the columns in self.rows; stored columns: those first, then the others in order
         dim = self.s.size
         local_row = np.full(dim, -1)
@@ -171,9 +172,9 @@ class Moments:
         local_col = np.empty(dim, dtype=int)
         local_col[column_order(self.rows, dim)] = np.arange(dim)
         if np.all(local_row[rows] >= 0):
-            return self.S[np.ix_(local_row[rows], local_col[cols])]
+            return _submatrix(self.S, local_row[rows], local_col[cols])
         if np.all(local_row[cols] >= 0):
-            return self.S[np.ix_(local_row[cols], local_col[rows])].T
+            return _submatrix(self.S, local_row[cols], local_col[rows]).T
         raise ValueError("these statistics hold only the regressors' cross-products; "
                          "compute them for every column to read this block")
 
@@ -183,8 +184,10 @@ class Moments:
         rows = every if rows is None else np.asarray(rows)
         cols = every if cols is None else np.asarray(cols)
         d = point - self.shift
-        return self.block(rows, cols) - np.outer(self.s[rows], d[cols]) - np.outer(d[rows], self.s[cols]) \
-            + self.n * np.outer(d[rows], d[cols])
+        # S - s d' - d s' + n d d' = S - s d' - d (s - n d)'
+        out = self.block(rows, cols) - np.outer(self.s[rows], d[cols])
+        out -= np.outer(d[rows], self.s[cols] - self.n * d[cols])
+        return out
 
     def diag_about(self, point: np.ndarray, cols: np.ndarray) -> np.ndarray:
         d = (point - self.shift)[cols]
@@ -198,19 +201,71 @@ def column_order(rows: np.ndarray, dim: int) -> np.ndarray:
     return np.concatenate([rows, np.flatnonzero(rest)])
 
 
+def _as_slice(indices: np.ndarray) -> slice | None:
+    """The slice selecting these indices when they are one contiguous run (a file's columns), else None."""
+    if indices.size and indices[-1] - indices[0] == indices.size - 1 and np.all(np.diff(indices) == 1):
+        return slice(int(indices[0]), int(indices[-1]) + 1)
+    return None
+
+
+def _submatrix(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``matrix[rows][:, cols]``: a view for contiguous runs of indices, else a copy."""
+    r, c = _as_slice(rows), _as_slice(cols)
+    if r is None and c is None:
+        return matrix[np.ix_(rows, cols)]
+    return matrix[rows if r is None else r, cols if c is None else c]
+
+
+def _diagonal(matrix):
+    """The diagonal as a new array (numpy or torch)."""
+    return matrix.diagonal().copy() if isinstance(matrix, np.ndarray) else matrix.diagonal().clone()
+
+
+def _column_squares(w):
+    """``sum_i w_ij^2`` for every column j."""
+    return np.einsum("ij,ij->j", w, w) if isinstance(w, np.ndarray) else (w * w).sum(0)
+
+
+class SymmetricForm:
+    """Column quadratic forms ``u_j' A u_j`` of a symmetric matrix at half the work of ``A @ U``.
+
+    ``u' A u = sum_k u_k' (A_kk u_k + 2 A_k,>k u_>k)`` over row blocks k of A: only the block upper
+    triangle is multiplied (with ``blocks`` blocks, ``(blocks + 1) / (2 blocks)`` of the full
+    product's flops). The blocks are copied once (diagonal block as is, the rest doubled), so a form
+    that serves many U (every lambda of a path) pays that once. Works on numpy arrays and torch tensors.
+    """
+
+    def __init__(self, a, blocks: int = 8):
+        dim = a.shape[0]
+        size = max(1, -(-dim // blocks))
+        self._rows = []
+        for start in range(0, dim, size):
+            stop = min(start + size, dim)
+            row = a[start:stop, start:] * 2.0     # a copy, so the diagonal block can be halved in place
+            row[:, :stop - start] *= 0.5
+            self._rows.append((start, stop, row))
+
+    def columns(self, u):
+        """``diag(U' A U)``: one value per column of ``u``."""
+        total = None
+        for start, stop, row in self._rows:
+            part = (u[start:stop] * (row @ u[start:])).sum(0)
+            total = part if total is None else total + part
+        return total
+
+
 def _selector(columns: np.ndarray, backend: "Backend"):
     """A slice for a contiguous run of columns (a view, no copy), else the backend's index array."""
-    if columns.size and np.array_equal(columns, np.arange(columns[0], columns[0] + columns.size)):
-        return slice(int(columns[0]), int(columns[0]) + columns.size)
-    return backend.asarray_index(columns)
+    run = _as_slice(columns)
+    return backend.asarray_index(columns) if run is None else run
 
 
 class RoleMoments:
     """One pass over a bank's rows accumulating :class:`Moments` for each row role (fit, validation,
     test) at once.
 
-    Rows are shifted by the first chunk's mean (in place, in the float64 read buffer), so the
-    cross-products carry no catastrophic cancellation and no chunk is copied for centering. Within
+    Chunks arrive as stored (float32) and are widened to float64 and shifted by the first chunk's mean
+    in one pass into a reused buffer, so the cross-products carry no catastrophic cancellation. Within
     a chunk the role with most rows is obtained as the chunk's whole cross-product minus the others,
     so a 90/10 fit/validation split costs one product over the chunk plus a 10 % one. With ``rows``
     only those rows of the cross-product are accumulated (``Z[:, rows]' Z``, plus the diagonal): a
@@ -226,6 +281,7 @@ class RoleMoments:
             rest = column_order(self.rows, dim)[self.rows.size:]
             self._rows, self._rest = _selector(self.rows, backend), _selector(rest, backend)
         self.shift = None
+        self._buffer = None
         self.n, self.s, self.S, self.sq = {}, {}, {}, {}
 
     def _add(self, role: int, n: int, s, S, sq) -> None:
@@ -244,20 +300,34 @@ class RoleMoments:
         """Cross-product blocks (all rows, or the chosen ones), column sums and squared column sums.
 
         The chosen rows' part is ``[X'X, X'Z]`` (X: the chosen columns, Z: the others): a symmetric
-        product for X'X and one GEMM, cheaper than the whole symmetric product when Z'Z is not needed."""
-        sq = np.einsum("ij,ij->j", w, w) if self.backend.name == "numpy" else (w * w).sum(0)
+        product for X'X and one GEMM, cheaper than the whole symmetric product when Z'Z is not needed.
+        The squared sums of the chosen columns are that symmetric product's diagonal."""
         if self._rows is None:
-            return (w.T @ w,), w.sum(0), sq
+            gram = w.T @ w
+            return (gram,), w.sum(0), _diagonal(gram)
         x, rest = w[:, self._rows], w[:, self._rest]
-        return (x.T @ x, x.T @ rest), w.sum(0), sq
+        xtx = x.T @ x
+        sq = self.backend.asarray(np.zeros(self.dim))
+        sq[self._rows] = _diagonal(xtx)
+        sq[self._rest] = _column_squares(rest)
+        return (xtx, x.T @ rest), w.sum(0), sq
+
+    def _widen(self, block: np.ndarray):
+        """The chunk in float64 minus the shift, in the reused buffer (one pass, no float64 copy)."""
+        m = block.shape[0]
+        if self.backend.name == "numpy":
+            if self._buffer is None or self._buffer.shape[0] < m:
+                self._buffer = np.empty((m, self.dim))
+            return np.subtract(block, self.shift, out=self._buffer[:m])
+        w = self.backend.torch.as_tensor(block).to(self.backend.device, self.backend.torch.float64)
+        return w.sub_(self._shift)
 
     def update(self, block: np.ndarray, roles: np.ndarray) -> None:
         present, counts = np.unique(roles, return_counts=True)
         if self.shift is None:
-            self.shift = block.mean(axis=0)
+            self.shift = block.mean(axis=0, dtype=np.float64)
             self._shift = self.backend.asarray(self.shift)
-        w = self.backend.asarray(block)
-        w -= self._shift                        # in place: numpy's buffer is already float64
+        w = self._widen(block)
         if len(present) == 1:
             S, col_sum, sq = self._products(w)
             self._add(int(present[0]), w.shape[0], col_sum, S, sq)
@@ -332,7 +402,7 @@ class SpanStatistics:
         for split, roles in plan.roles.items():
             if not np.any(roles != NONE):
                 continue
-            for start, block in bank.iter_chunks(split, chunk_rows):
+            for start, block in bank.iter_chunks(split, chunk_rows, dtype=bank.stored_dtype()):
                 chunk_roles = roles[start:start + block.shape[0]]
                 keep = chunk_roles != NONE
                 if keep.all():
@@ -485,34 +555,36 @@ class RidgeSpan:
     @cached_property
     def _validation_in_eigenbasis(self):
         """The validation rows' blocks in the eigenbasis of X'X, once: ``A = V' C_xx V`` (p x p),
-        ``B = V' C_xy``, ``diag C_yy`` and the row count (None without validation rows)."""
+        ``B = V' C_xy``, ``diag C_yy``, the row count and A's :class:`SymmetricForm` (None without
+        validation rows)."""
         blocks = self._eval_blocks(VALIDATION)
         if blocks is None:
             return None
         cxx, cxy, cyy, n = blocks
         be = self.stats.backend
         v = be.asarray(self.eigvecs)
-        return v.T @ be.asarray(cxx) @ v, v.T @ be.asarray(cxy), cyy, n
+        a = v.T @ be.asarray(cxx) @ v
+        return a, v.T @ be.asarray(cxy), cyy, n, SymmetricForm(a)
 
     def validation_errors(self, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """Sum of squared errors on the validation rows for every (lambda, target), and the
         denominators ``sum (Y_t - mean_fit)^2``.
 
         In the eigenbasis of X'X, with ``U = Z / (s + lambda)``, ``A = V' C_xx V`` and ``B = V' C_xy``
-        of the validation rows: ``SSE = C_yy - 2 colsum(U * B) + colsum(U * (A U))``, so each lambda
-        costs one p x p by p x q product and no pass over the data.
+        of the validation rows: ``SSE = C_yy - 2 colsum(U * B) + diag(U' A U)``, so each lambda
+        costs about half a p x p by p x q product (:class:`SymmetricForm`) and no pass over the data.
         """
         blocks = self._validation_in_eigenbasis
         if blocks is None:
             return np.zeros((grid.size, self.q)), np.zeros(self.q), 0
-        a, b, cyy, n = blocks
+        _, b, cyy, n, form = blocks
         be = self.stats.backend
         z, s = be.asarray(self.z), be.asarray(self.eigvals)
         c = be.asarray(cyy)
         sse = be.asarray(np.zeros((grid.size, self.q)))
         for k, lam in enumerate(grid):
             u = z / (s + float(lam))[:, None]
-            sse[k] = c - 2.0 * (u * b).sum(0) + (u * (a @ u)).sum(0)
+            sse[k] = c - 2.0 * (u * b).sum(0) + form.columns(u)
         return np.maximum(be.to_numpy(sse), 0.0), cyy, n  # clip round-off below zero
 
     def validation_mean_errors(self, grid: np.ndarray) -> np.ndarray | None:
@@ -528,7 +600,7 @@ class RidgeSpan:
         blocks = self._validation_in_eigenbasis
         if blocks is None:
             return None
-        a, b, cyy, _ = blocks
+        a, b, cyy, _, _ = blocks
         live = ~self.dead
         if np.any(live & ~(cyy > 0)):
             return None
@@ -550,7 +622,7 @@ class RidgeSpan:
         if blocks is None:
             return np.full(self.q, np.nan), 0
         cxx, cxy, cyy, n = blocks
-        sse = cyy - 2.0 * (coef * cxy).sum(0) + (coef * (cxx @ coef)).sum(0)
+        sse = cyy - 2.0 * (coef * cxy).sum(0) + SymmetricForm(cxx).columns(coef)
         return _normalized(np.maximum(sse, 0.0), cyy), n
 
     # -- the analysis -----------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from sklearn.linear_model import Ridge
 
 from featspan.h5 import FeatureBank, FeatureFile
 from featspan.span import (FIT, TEST, VALIDATION, Backend, LambdaGrid, RidgeSpan, RoleMoments, RowPlan,
-                           SpanStatistics, feature_span_error)
+                           SpanStatistics, SymmetricForm, feature_span_error)
 
 
 def _data(rng, n, p, q, noise=0.5, scale=3.0, shift=2.0):
@@ -277,3 +277,34 @@ def test_torch_backend_matches_numpy(make_features):
     np.testing.assert_allclose(got.lambdas, ref.lambdas)
     for s in ("validation", "test"):
         np.testing.assert_allclose(got.errors[s], ref.errors[s], rtol=1e-8)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("dim, blocks", [(1, 8), (5, 8), (37, 8), (64, 4), (30, 1)])
+def test_symmetric_form_gives_the_column_quadratic_forms(backend, dim, blocks):
+    rng = np.random.default_rng(dim)
+    g = rng.normal(size=(dim + 3, dim))
+    a, u = g.T @ g - 2.0 * np.eye(dim), rng.normal(size=(dim, 9))  # symmetric, indefinite
+    expected = np.einsum("ij,ik,kj->j", u, a, u)
+    be = Backend(backend)
+    got = be.to_numpy(SymmetricForm(be.asarray(a), blocks).columns(be.asarray(u)))
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
+
+
+def test_float64_feature_files_are_not_rounded_to_float32(tmp_path):
+    """The statistics pass reads chunks in the stored type; a float64 file keeps its precision."""
+    import h5py
+    rng = np.random.default_rng(5)
+    data = {"train": 1.0 + rng.normal(size=(300, 4)) * 1e-5, "test": rng.normal(size=(50, 4))}
+    path = tmp_path / "f64.h5"
+    with h5py.File(path, "w") as f:
+        for split, x in data.items():
+            f.create_dataset(f"{split}/features", data=x)
+            f.create_dataset(f"{split}/labels", data=np.zeros(len(x), dtype=np.int64))
+    bank = FeatureBank([path])
+    plan = RowPlan.regular(300, 50, 0.0)
+    stats = SpanStatistics.compute(bank, plan, chunk_rows=64)
+    x = data["train"]
+    np.testing.assert_allclose(stats.gram.mean, x.mean(0), rtol=1e-12)
+    centered = x - x.mean(0)
+    np.testing.assert_allclose(stats.gram.block(np.arange(4), np.arange(4)), centered.T @ centered, rtol=1e-9)
