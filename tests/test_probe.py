@@ -46,6 +46,19 @@ def test_both_layouts_reach_the_same_probe(monkeypatch):
     np.testing.assert_allclose(fits[True].intercept_, fits[False].intercept_, atol=1e-3 * max(1.0, scale))
 
 
+def test_a_basis_from_a_subset_of_rows_reaches_the_same_probe(monkeypatch):
+    """Tall data builds the preconditioner from evenly spaced rows only: same minimizer as all rows."""
+    x, y, _, _ = _problem(seed=4, n=2000, d=30, correlated=True)
+    fits = {}
+    for rows in (10**6, 200):  # every row; 200 of the 1,600 rows
+        monkeypatch.setattr(Prepared, "MIN_GRAM_ROWS", rows)
+        monkeypatch.setattr(Prepared, "GRAM_ROWS_PER_FEATURE", 1)
+        fits[rows] = LogisticProbe(C=0.1, max_iter=1000, tol=1e-7, ftol=1e-12).fit(x, y)
+    full, subset = fits[10**6], fits[200]
+    np.testing.assert_allclose(subset.coef_, full.coef_, atol=1e-3 * np.abs(full.coef_).max())
+    np.testing.assert_allclose(subset.intercept_, full.intercept_, atol=1e-3 * max(1.0, np.abs(full.intercept_).max()))
+
+
 def test_constant_features_and_label_values_are_handled():
     x, y, xt, yt = _problem(seed=1, k=3)
     x = np.hstack([x, np.full((len(x), 2), 3.0, np.float32)])
