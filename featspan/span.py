@@ -266,8 +266,8 @@ class RoleMoments:
 
     Chunks arrive as stored (float32) and are widened to float64 and shifted by the first chunk's mean
     in one pass into a reused buffer, so the cross-products carry no catastrophic cancellation. Within
-    a chunk the role with most rows is obtained as the chunk's whole cross-product minus the others,
-    so a 90/10 fit/validation split costs one product over the chunk plus a 10 % one. With ``rows``
+    a chunk the rows are grouped by role on the way (a gather of the stored float32 rows), so each
+    role's products run over one contiguous block and the chunk costs one product in all. With ``rows``
     only those rows of the cross-product are accumulated (``Z[:, rows]' Z``, plus the diagonal): a
     single regression needs ``X'[X Y]`` and not ``Y'Y``.
     """
@@ -327,24 +327,15 @@ class RoleMoments:
         if self.shift is None:
             self.shift = block.mean(axis=0, dtype=np.float64)
             self._shift = self.backend.asarray(self.shift)
+        if len(present) > 1:  # each role's rows one contiguous run of the buffer (a gather of the stored rows)
+            order = np.argsort(roles, kind="stable")
+            block = block[order]
         w = self._widen(block)
-        if len(present) == 1:
-            S, col_sum, sq = self._products(w)
-            self._add(int(present[0]), w.shape[0], col_sum, S, sq)
-            return
-        dominant = int(present[np.argmax(counts)])
-        total, total_s, total_sq = self._products(w)
-        for role in present:
-            if role == dominant:
-                continue
-            part = w[self.backend.asarray_index(roles == role)]
-            part_S, part_s, part_sq = self._products(part)
-            self._add(int(role), part.shape[0], part_s, part_S, part_sq)
-            for block_total, block_part in zip(total, part_S):
-                block_total -= block_part
-            total_s -= part_s
-            total_sq -= part_sq
-        self._add(dominant, int(counts[np.argmax(counts)]), total_s, total, total_sq)
+        start = 0
+        for role, count in zip(present, counts):
+            S, col_sum, sq = self._products(w[start:start + count])
+            self._add(int(role), int(count), col_sum, S, sq)
+            start += count
 
     def moments(self, role: int) -> Moments | None:
         if role not in self.n:
