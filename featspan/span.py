@@ -227,29 +227,28 @@ def _column_squares(w):
 
 
 class SymmetricForm:
-    """Column quadratic forms ``u_j' A u_j`` of a symmetric matrix at half the work of ``A @ U``.
+    """Column quadratic forms ``u_j' A u_j`` of a symmetric matrix at about half the work of ``A @ U``.
 
     ``u' A u = sum_k u_k' (A_kk u_k + 2 A_k,>k u_>k)`` over row blocks k of A: only the block upper
     triangle is multiplied (with ``blocks`` blocks, ``(blocks + 1) / (2 blocks)`` of the full
-    product's flops). The blocks are copied once (diagonal block as is, the rest doubled), so a form
-    that serves many U (every lambda of a path) pays that once. Works on numpy arrays and torch tensors.
+    product's flops), read through views of A (no copy). Works on numpy arrays and torch tensors.
     """
 
     def __init__(self, a, blocks: int = 8):
+        self.a = a
         dim = a.shape[0]
         size = max(1, -(-dim // blocks))
-        self._rows = []
-        for start in range(0, dim, size):
-            stop = min(start + size, dim)
-            row = a[start:stop, start:] * 2.0     # a copy, so the diagonal block can be halved in place
-            row[:, :stop - start] *= 0.5
-            self._rows.append((start, stop, row))
+        self._bounds = [(start, min(start + size, dim)) for start in range(0, dim, size)]
 
     def columns(self, u):
         """``diag(U' A U)``: one value per column of ``u``."""
         total = None
-        for start, stop, row in self._rows:
-            part = (u[start:stop] * (row @ u[start:])).sum(0)
+        for start, stop in self._bounds:
+            head = u[start:stop]
+            inner = self.a[start:stop, start:stop] @ head
+            if stop < u.shape[0]:
+                inner = inner + 2.0 * (self.a[start:stop, stop:] @ u[stop:])
+            part = (head * inner).sum(0)
             total = part if total is None else total + part
         return total
 
@@ -555,7 +554,7 @@ class RidgeSpan:
         be = self.stats.backend
         v = be.asarray(self.eigvecs)
         a = v.T @ be.asarray(cxx) @ v
-        return a, v.T @ be.asarray(cxy), cyy, n, SymmetricForm(a)
+        return a, v.T @ be.asarray(cxy), cyy, n, SymmetricForm(a)  # the form holds views of A
 
     def validation_errors(self, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """Sum of squared errors on the validation rows for every (lambda, target), and the
