@@ -184,9 +184,15 @@ class Moments:
         rows = every if rows is None else np.asarray(rows)
         cols = every if cols is None else np.asarray(cols)
         d = point - self.shift
-        # S - s d' - d s' + n d d' = S - s d' - d (s - n d)'
-        out = self.block(rows, cols) - np.outer(self.s[rows], d[cols])
-        out -= np.outer(d[rows], self.s[cols] - self.n * d[cols])
+        # S - s d' - d s' + n d d' = S - s d' - d (s - n d)', by row blocks: temporaries of a block only
+        block = self.block(rows, cols)
+        s_rows, d_rows, d_cols = self.s[rows], d[rows], d[cols]
+        t_cols = self.s[cols] - self.n * d_cols
+        out = np.empty(block.shape)
+        for start in range(0, block.shape[0], 256):
+            stop = start + 256
+            np.subtract(block[start:stop], np.outer(s_rows[start:stop], d_cols), out=out[start:stop])
+            out[start:stop] -= np.outer(d_rows[start:stop], t_cols)
         return out
 
     def diag_about(self, point: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -287,12 +293,15 @@ class RoleMoments:
         if role not in self.n:
             self.n[role] = 0
             self.s[role] = self.backend.asarray(np.zeros(self.dim))
-            self.S[role] = [self.backend.asarray(np.zeros(tuple(part.shape))) for part in S]
+            # one matrix [X'X, X'Z] (or Z'Z) per role, its blocks side by side: Moments takes it as is
+            self.S[role] = self.backend.asarray(np.zeros((S[0].shape[0], self.dim)))
             self.sq[role] = self.backend.asarray(np.zeros(self.dim))
         self.n[role] += n
         self.s[role] += s
-        for acc, part in zip(self.S[role], S):
-            acc += part
+        col = 0
+        for part in S:
+            self.S[role][:, col:col + part.shape[1]] += part
+            col += part.shape[1]
         self.sq[role] += sq
 
     def _products(self, w):
@@ -337,11 +346,13 @@ class RoleMoments:
             start += count
 
     def moments(self, role: int) -> Moments | None:
+        """The role's moments once the pass is over (on numpy they share the accumulators: no copy
+        of the p x (p + q) matrix, which at the paper's size is half a gigabyte per role)."""
         if role not in self.n:
             return None
         be = self.backend
-        S = np.concatenate([be.to_numpy(part) for part in self.S[role]], axis=1)  # [X'X, X'Z] or Z'Z
-        return Moments(self.n[role], be.to_numpy(self.s[role]), S, self.shift, be.to_numpy(self.sq[role]), self.rows)
+        return Moments(self.n[role], be.to_numpy(self.s[role]), be.to_numpy(self.S[role]), self.shift,
+                       be.to_numpy(self.sq[role]), self.rows)
 
 
 class FitGram:
