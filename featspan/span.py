@@ -146,7 +146,8 @@ class Moments:
     ``s = sum_i (z_i - shift)`` and ``S = sum_i (z_i - shift)(z_i - shift)'``.
 
     ``S`` may hold only some rows of the cross-product (``rows``: the columns whose products with every
-    column were accumulated; None: all); ``sq`` always holds its whole diagonal."""
+    column were accumulated; None: all); ``sq`` always holds its whole diagonal. ``low`` and ``high``
+    are each column's smallest and largest stored value (exact: taken before any arithmetic)."""
 
     n: int
     s: np.ndarray
@@ -154,6 +155,8 @@ class Moments:
     shift: np.ndarray
     sq: np.ndarray
     rows: np.ndarray | None = None
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
 
     @property
     def mean(self) -> np.ndarray:
@@ -288,6 +291,7 @@ class RoleMoments:
         self.shift = None
         self._buffer = None
         self.n, self.s, self.S, self.sq = {}, {}, {}, {}
+        self.low, self.high = {}, {}
 
     def _add(self, role: int, n: int, s, S, sq) -> None:
         if role not in self.n:
@@ -327,8 +331,8 @@ class RoleMoments:
             if self._buffer is None or self._buffer.shape[0] < m:
                 self._buffer = np.empty((m, self.dim))
             return np.subtract(block, self.shift, out=self._buffer[:m])
-        w = self.backend.torch.as_tensor(block).to(self.backend.device, self.backend.torch.float64)
-        return w.sub_(self._shift)
+        # out of place: on the CPU a float64 chunk converts without a copy, and the stored rows stay unshifted
+        return self.backend.torch.as_tensor(block).to(self.backend.device, self.backend.torch.float64) - self._shift
 
     def update(self, block: np.ndarray, roles: np.ndarray) -> None:
         present, counts = np.unique(roles, return_counts=True)
@@ -343,7 +347,17 @@ class RoleMoments:
         for role, count in zip(present, counts):
             S, col_sum, sq = self._products(w[start:start + count])
             self._add(int(role), int(count), col_sum, S, sq)
+            self._extremes(int(role), block[start:start + count])
             start += count
+
+    def _extremes(self, role: int, rows: np.ndarray) -> None:
+        """Each column's smallest and largest value, on the stored rows (exact)."""
+        low, high = rows.min(axis=0).astype(np.float64), rows.max(axis=0).astype(np.float64)
+        if role in self.low:
+            np.minimum(self.low[role], low, out=self.low[role])
+            np.maximum(self.high[role], high, out=self.high[role])
+        else:
+            self.low[role], self.high[role] = low, high
 
     def moments(self, role: int) -> Moments | None:
         """The role's moments once the pass is over (on numpy they share the accumulators: no copy
@@ -352,7 +366,7 @@ class RoleMoments:
             return None
         be = self.backend
         return Moments(self.n[role], be.to_numpy(self.s[role]), be.to_numpy(self.S[role]), self.shift,
-                       be.to_numpy(self.sq[role]), self.rows)
+                       be.to_numpy(self.sq[role]), self.rows, self.low[role], self.high[role])
 
 
 class FitGram:
@@ -361,6 +375,7 @@ class FitGram:
     def __init__(self, moments: Moments):
         self.n = moments.n
         self.mean = moments.mean
+        self.low, self.high = moments.low, moments.high
         every = np.arange(self.mean.size)
         stored, layout = (every, every) if moments.rows is None else \
             (moments.rows, column_order(moments.rows, self.mean.size))  # Moments' own column layout
@@ -497,10 +512,12 @@ class SpanResult:
 
 
 # -------------------------------------------------------------------------------------------- solver
-def is_dead(mean: np.ndarray, comoment_diag: np.ndarray, n: int) -> np.ndarray:
-    """Constant on the fit part, up to float32 resolution of the stored features."""
-    var = np.maximum(comoment_diag, 0.0) / n
-    return var <= np.maximum((1e-7 * np.abs(mean)) ** 2, 1e-30)
+def is_dead(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Constant on the fit part (method.md section 4), up to float32 resolution of the stored
+    features, from each column's smallest and largest value there: exact, where a variance from the
+    accumulated moments would carry round-off (a unit silent on every fit row but firing on a
+    validation row got a variance of ~1e-16 of that row's square and passed for live)."""
+    return (high - low) <= 1e-7 * np.maximum(np.abs(low), np.abs(high))
 
 
 class RidgeSpan:
@@ -526,7 +543,7 @@ class RidgeSpan:
         eigvals, self.eigvecs = stats.backend.eigh(xtx)
         self.eigvals = np.clip(eigvals, 0.0, None)  # X'X is PSD; clip round-off negatives
         self.z = self.eigvecs.T @ gram.block(rx, ry)  # V' X'Y
-        self.dead = is_dead(self.mean_y, gram.diag()[ry], gram.n)
+        self.dead = is_dead(gram.low[ry], gram.high[ry])
 
     @property
     def p(self) -> int:

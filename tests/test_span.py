@@ -36,6 +36,8 @@ def test_role_moments_match_numpy_per_role(backend):
         m = acc.moments(role)
         assert m.n == len(rows)
         np.testing.assert_allclose(m.mean, rows.mean(0), rtol=1e-13)
+        np.testing.assert_array_equal(m.low, rows.min(0))
+        np.testing.assert_array_equal(m.high, rows.max(0))
         point = rng.normal(size=7) + 100
         np.testing.assert_allclose(m.about(point), (rows - point).T @ (rows - point), rtol=1e-10)
 
@@ -123,6 +125,23 @@ def test_dead_targets_are_left_out_and_counted(make_features):
     live = [0, 2, 4]
     assert result.fse("test") == pytest.approx(result.errors["test"][live].mean())
     assert result.summary()["n_dead_targets"] == 2
+
+
+def test_a_target_constant_on_the_fit_rows_is_dead_whatever_the_validation_rows_hold(make_features):
+    """Dead means constant on the fit part (method.md section 4). A unit that fires on one validation
+    row only must not leak that row's variance into the fit statistics (it once did, by round-off,
+    when the fit part's products were the chunk's minus the validation rows')."""
+    rng = np.random.default_rng(8)
+    x, y = _data(rng, 260, 12, 4)
+    plan = RowPlan.regular(200, 60, 0.1, seed=0)
+    val_rows = np.flatnonzero(plan.roles["train"] == VALIDATION)
+    y[:, 2] = 0.0
+    y[val_rows[3], 2] = 7.5  # fires on one validation row, silent on every fit row
+    # one chunk: its mean, the shift of the accumulation, includes the validation row's value
+    span, _ = _span(make_features, x, y, 200, plan, chunk_rows=1000)
+    assert span.dead.tolist() == [False, False, True, False]
+    result, _ = span.run(LambdaGrid.logspace(1e-3, 1e3, 7))
+    assert result.n_dead == 1 and np.isnan(result.errors["validation"][2])
 
 
 def test_outlier_rule_drops_targets_with_large_test_error(make_features):
