@@ -573,16 +573,14 @@ class RidgeSpan:
     @cached_property
     def _validation_in_eigenbasis(self):
         """The validation rows' blocks in the eigenbasis of X'X, once: ``A = V' C_xx V`` (p x p),
-        ``B = V' C_xy``, ``diag C_yy``, the row count and A's :class:`SymmetricForm` (None without
-        validation rows)."""
+        ``B = V' C_xy``, ``diag C_yy`` and the row count (None without validation rows)."""
         blocks = self._eval_blocks(VALIDATION)
         if blocks is None:
             return None
         cxx, cxy, cyy, n = blocks
         be = self.stats.backend
         v = be.asarray(self.eigvecs)
-        a = v.T @ be.asarray(cxx) @ v
-        return a, v.T @ be.asarray(cxy), cyy, n, SymmetricForm(a)  # the form holds views of A
+        return v.T @ be.asarray(cxx) @ v, v.T @ be.asarray(cxy), cyy, n
 
     def validation_errors(self, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """Sum of squared errors on the validation rows for every (lambda, target), and the
@@ -595,7 +593,8 @@ class RidgeSpan:
         blocks = self._validation_in_eigenbasis
         if blocks is None:
             return np.zeros((grid.size, self.q)), np.zeros(self.q), 0
-        _, b, cyy, n, form = blocks
+        a, b, cyy, n = blocks
+        form = SymmetricForm(a)
         be = self.stats.backend
         z, s = be.asarray(self.z), be.asarray(self.eigvals)
         c = be.asarray(cyy)
@@ -618,7 +617,7 @@ class RidgeSpan:
         blocks = self._validation_in_eigenbasis
         if blocks is None:
             return None
-        a, b, cyy, _, _ = blocks
+        a, b, cyy, _ = blocks
         live = ~self.dead
         if np.any(live & ~(cyy > 0)):
             return None
