@@ -57,7 +57,7 @@ def cmd_probe(args) -> dict:
     grid = DEFAULT_C_GRID if args.C_grid is None else [float(c) for c in args.C_grid.replace(",", " ").split()]
     result = feature_performance(x_train, y_train, x_test, y_test, C=args.C, C_grid=grid,
                                  validation_fraction=args.validation_fraction, max_iter=args.max_iter,
-                                 device=args.device)
+                                 device=args.device, solver=args.solver)
     return {**result.summary(), "features": args.features}
 
 
@@ -116,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--validation-fraction", type=float, default=0.1)
     probe.add_argument("--max-iter", type=int, default=500)
     probe.add_argument("--device", default=None, help="torch device (default: cuda if available)")
+    probe.add_argument("--solver", choices=("auto", "scipy", "torch"), default="auto",
+                       help="auto: scipy's L-BFGS-B on the CPU, torch's L-BFGS on a GPU")
     probe.add_argument("--json", action="store_true", help="print one JSON object")
     probe.set_defaults(func=cmd_probe)
 

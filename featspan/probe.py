@@ -11,6 +11,7 @@ The solver is full-batch L-BFGS on the exact objective with float32 matrix produ
 runs in torch (``torch.optim.LBFGS`` with a strong-Wolfe line search). On the CPU it runs in numpy
 with scipy's L-BFGS-B: this machine's torch CPU build multiplies the skinny ``n x d`` by ``d x k``
 matrices of a probe 3-8x slower than numpy's BLAS (measured; see benchmarks/probe.py).
+``solver="torch"`` runs torch's solver on the CPU as well: what a GPU runs, checkable without one.
 """
 
 from __future__ import annotations
@@ -142,10 +143,15 @@ class LogisticProbe:
     attributes with a trailing underscore. Inputs are standardized inside ``fit``.
     """
 
+    SOLVERS = ("auto", "scipy", "torch")
+
     def __init__(self, C: float = 1.0, max_iter: int = 500, tol: float = 1e-5, ftol: float = 1e-8,
-                 device: str | None = None, dtype: str = "float32", standardize: bool = True):
+                 device: str | None = None, dtype: str = "float32", standardize: bool = True,
+                 solver: str = "auto"):
         if not C > 0:
             raise ValueError(f"C must be positive, got {C}")
+        if solver not in self.SOLVERS:
+            raise ValueError(f"unknown solver {solver!r} (one of {', '.join(self.SOLVERS)})")
         self.C = C
         self.max_iter = max_iter
         self.tol = tol      # stop when the largest gradient entry is below this
@@ -153,6 +159,7 @@ class LogisticProbe:
         self.device = device
         self.dtype = dtype
         self.standardize = standardize
+        self.solver = solver  # auto: scipy's L-BFGS-B on the CPU, torch's L-BFGS on a GPU
 
     def _device(self) -> str:
         """The device to solve on: as given, else a GPU when torch sees one, else the CPU."""
@@ -161,25 +168,32 @@ class LogisticProbe:
         from .device import cuda_available
         return "cuda" if cuda_available() else "cpu"
 
+    def _uses_scipy(self) -> bool:
+        """Whether the preconditioned numpy/scipy solver runs (else torch's, on ``_device()``)."""
+        on_cpu = self._device().split(":")[0] == "cpu"
+        if self.solver == "scipy" and not on_cpu:
+            raise ValueError(f"the scipy solver runs on the CPU, not on {self._device()!r}")
+        return self.solver == "scipy" or (self.solver == "auto" and on_cpu)
+
     def fit(self, x: np.ndarray, y: np.ndarray, warm_start: tuple[np.ndarray, np.ndarray] | None = None,
             prepared: Prepared | None = None):
         """Fit on ``x``; ``prepared`` (from ``Prepared.of(x)``) reuses standardization and eigenbasis
         across several fits of the same matrix, e.g. a grid of C."""
         y = np.asarray(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
-        device = self._device()
+        scipy_solver = self._uses_scipy()
         if prepared is None or prepared.x is not x:
-            prepared = Prepared.of(x, self.standardize, precondition=device == "cpu")
+            prepared = Prepared.of(x, self.standardize, precondition=scipy_solver)
         self.scaler_ = prepared.scaler
         d, k = x.shape[1], len(self.classes_)
         if warm_start is not None and warm_start[0].shape == (d, k):
             w0, b0 = warm_start
         else:
             w0, b0 = np.zeros((d, k)), np.zeros(k)
-        if device == "cpu":
+        if scipy_solver:
             weight, bias = self._fit_numpy(prepared, codes, k, w0, b0)
         else:
-            weight, bias = self._fit_torch(prepared.xs, codes, device, w0, b0)
+            weight, bias = self._fit_torch(prepared.xs, codes, self._device(), w0, b0)
         self.coef_ = weight.T  # (k, d) like scikit-learn
         self.intercept_ = bias
         return self
@@ -314,7 +328,7 @@ class ProbeResult:
 def feature_performance(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, *,
                         C: float | None = None, C_grid: Sequence[float] = DEFAULT_C_GRID,
                         validation_fraction: float = 0.1, split_seed: int = 0, max_iter: int = 500,
-                        device: str | None = None) -> ProbeResult:
+                        device: str | None = None, solver: str = "auto") -> ProbeResult:
     """FP: test accuracy of a softmax probe; C fixed, or chosen on a validation part of the training split.
 
     Features constant over the training split are left out of the solve: standardized they are zero on
@@ -338,8 +352,8 @@ def feature_performance(x_train: np.ndarray, y_train: np.ndarray, x_test: np.nda
         solutions = {}
         x_fit, y_fit = x_train[~val], y_train[~val]
         for c in grid:  # strong to weak regularization, each warm-started from the previous solution
-            probe = LogisticProbe(C=c, max_iter=max_iter, device=device)
-            if prepared is None and probe._device() == "cpu":
+            probe = LogisticProbe(C=c, max_iter=max_iter, device=device, solver=solver)
+            if prepared is None and probe._uses_scipy():
                 prepared = Prepared.of(x_fit)  # one standardization and eigenbasis for the whole grid
             probe.fit(x_fit, y_fit, warm, prepared=prepared)
             scores[c] = probe.score(x_train[val], y_train[val])
@@ -348,8 +362,8 @@ def feature_performance(x_train: np.ndarray, y_train: np.ndarray, x_test: np.nda
         start = solutions[C]
     # The final probe on every training row, started from the chosen C's solution, preconditioned
     # with the fit part's eigenbasis (the same minimizer without a second eigendecomposition).
-    final = LogisticProbe(C=C, max_iter=max_iter, device=device)
-    full = Prepared.of(x_train, basis=prepared) if final._device() == "cpu" else None
+    final = LogisticProbe(C=C, max_iter=max_iter, device=device, solver=solver)
+    full = Prepared.of(x_train, basis=prepared) if final._uses_scipy() else None
     probe = final.fit(x_train, y_train, start, prepared=full)
     train_accuracy = probe._score_prepared(full, y_train) if full is not None else probe.score(x_train, y_train)
     return ProbeResult(probe.score(x_test, y_test), train_accuracy, float(C), scores, n_features)

@@ -45,6 +45,18 @@ def test_probe_json(make_features, capsys):
     assert out["C"] == 1.0 and 0.5 < out["accuracy"] <= 1.0
 
 
+def test_probe_torch_solver_agrees_with_the_default(make_features, capsys):
+    """``--solver torch`` (what a GPU runs) on the CPU: the same C chosen, accuracy within a point."""
+    pytest.importorskip("torch")
+    a, _ = _pair(make_features)
+    out = {}
+    for solver in ("auto", "torch"):
+        assert main(["probe", "--features", str(a), "--C-grid", "0.01,1", "--solver", solver, "--json"]) == 0
+        out[solver] = json.loads(capsys.readouterr().out)
+    assert out["torch"]["C"] == out["auto"]["C"]
+    assert abs(out["torch"]["accuracy"] - out["auto"]["accuracy"]) <= 0.01
+
+
 @pytest.mark.parametrize("problem,expected", [
     ("missing", "no such feature file"),
     ("rows", "rows but"),
