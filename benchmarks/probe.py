@@ -54,22 +54,25 @@ def main() -> None:
     ap.add_argument("--C", type=float, default=0.01)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--sklearn-max-iter", type=int, default=1000, help="cap for the converged sklearn run")
+    ap.add_argument("--device", default=None, help="featspan's device (default: cuda if available, else cpu)")
     ap.add_argument("--dead-fraction", type=float, default=0.0,
                     help="this fraction of the features constant on the training rows (dead units; they still "
                          "vary on test rows); also times FP leaving them out of the solve against keeping them")
     args = ap.parse_args()
 
     x, y, xt, yt = make_problem(args.n, args.n_test, args.d)
-    report = {"n": args.n, "n_test": args.n_test, "d": args.d, "classes": 10, "C": args.C}
+    report = {"n": args.n, "n_test": args.n_test, "d": args.d, "classes": 10, "C": args.C,
+              "device": LogisticProbe(device=args.device)._device()}
     if args.dead_fraction > 0:
         dead = np.random.default_rng(1).random(args.d) < args.dead_fraction
         x[:, dead] = 0.0
         report["dead_features"] = int(dead.sum())
-        fp_time, fp = timed(lambda: feature_performance(x, y, xt, yt, C=args.C), args.repeats)
+        fp_time, fp = timed(lambda: feature_performance(x, y, xt, yt, C=args.C, device=args.device), args.repeats)
         live_only = probe_module.varying_columns
         probe_module.varying_columns = lambda a: np.ones(a.shape[1], dtype=bool)  # the obvious way: solve all
         try:
-            all_time, fp_all = timed(lambda: feature_performance(x, y, xt, yt, C=args.C), args.repeats)
+            all_time, fp_all = timed(lambda: feature_performance(x, y, xt, yt, C=args.C, device=args.device),
+                                     args.repeats)
         finally:
             probe_module.varying_columns = live_only
         report.update({"featspan_fp_seconds": round(fp_time, 3), "featspan_fp_accuracy": fp.accuracy,
@@ -79,12 +82,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "features.h5"
         write_feature_file(path, {"train": (x, y), "test": (xt, yt)}, {})
-        cmd = [sys.executable, "-m", "featspan.cli", "probe", "--features", str(path), "--C", str(args.C), "--json"]
+        cmd = [sys.executable, "-m", "featspan.cli", "probe", "--features", str(path), "--C", str(args.C), "--json",
+               *(["--device", args.device] if args.device else [])]
         cli_time, run = timed(lambda: subprocess.run(cmd, capture_output=True, text=True, check=True), args.repeats)
     report["featspan_cli_seconds"] = round(cli_time, 3)
     report["featspan_cli_accuracy"] = json.loads(run.stdout)["accuracy"]
 
-    solver_time, probe = timed(lambda: LogisticProbe(C=args.C).fit(x, y), args.repeats)
+    solver_time, probe = timed(lambda: LogisticProbe(C=args.C, device=args.device).fit(x, y), args.repeats)
     report["featspan_solver_seconds"] = round(solver_time, 3)
     report["featspan_solver_iterations"] = probe.n_iter_
     report["featspan_accuracy"] = probe.score(xt, yt)

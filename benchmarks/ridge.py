@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import timed  # noqa: E402
 
 from featspan.h5 import FeatureBank, FeatureFileWriter  # noqa: E402
-from featspan.span import LambdaGrid, RidgeSpan, RowPlan, SpanStatistics  # noqa: E402
+from featspan.span import Backend, LambdaGrid, RidgeSpan, RowPlan, SpanStatistics  # noqa: E402
 
 
 def make_files(folder: Path, n: int, n_test: int, p: int, q: int, n_files: int, seed: int = 0) -> tuple[list, Path]:
@@ -79,6 +79,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="runs per fast peer (median reported)")
     ap.add_argument("--skip-loop", action="store_true", help="skip the slow Ridge-per-lambda loop")
     ap.add_argument("--memory-only", action="store_true", help="only the CLI run, with its peak memory")
+    ap.add_argument("--backend", choices=("auto", "numpy", "torch"), default="auto",
+                    help="featspan's backend, CLI and engine alike (auto: torch on a GPU, else numpy)")
     args = ap.parse_args()
 
     grid = np.logspace(-2, 5, args.lambdas)
@@ -88,11 +90,12 @@ def main() -> None:
         regressors, target = make_files(Path(tmp), args.n, args.n_test, args.p, args.q, args.files)
         report = {"n": args.n, "n_test": args.n_test, "p": args.p, "q": args.q, "files": args.files,
                   "lambdas": args.lambdas, "per_target_lambda": True, "threads": os.cpu_count(),
+                  "backend": repr(Backend(args.backend)),
                   "data_seconds": round(time.perf_counter() - t0, 2)}
 
         cli = [sys.executable, "-m", "featspan.cli", "fse", "--regressors", *map(str, regressors),
                "--targets", str(target), "--lambdas", grid_arg, "--per-target-lambda", "--json",
-               "--validation-fraction", str(args.validation_fraction)]
+               "--validation-fraction", str(args.validation_fraction), "--backend", args.backend]
         wrapped = [sys.executable, "-c", (
             "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(r.returncode)"),
@@ -109,7 +112,8 @@ def main() -> None:
         def engine():
             with FeatureBank([*regressors, target]) as bank:
                 plan = RowPlan.regular(bank.n_rows("train"), bank.n_rows("test"), args.validation_fraction, 0)
-                stats = SpanStatistics.compute(bank, plan, regressor_files=range(len(regressors)))
+                stats = SpanStatistics.compute(bank, plan, backend=Backend(args.backend),
+                                               regressor_files=range(len(regressors)))
                 span = RidgeSpan(stats, list(range(len(regressors))), [len(regressors)])
                 return span.run(LambdaGrid(tuple(grid), relative=False), per_target=True)[0], plan
 
