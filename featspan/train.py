@@ -192,11 +192,14 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stdout, flush=True)
 
 
-def _check_finite(loss: torch.Tensor, what: str, epoch: int) -> None:
-    bad = ~torch.isfinite(loss.detach())
+def _check_finite(epoch_loss: torch.Tensor, seeds: Sequence[int], epoch: int) -> None:
+    """Raise for the models whose summed epoch loss is NaN or inf (checked once an epoch: a diverged
+    model's loss stays non-finite, and a check per step would stall a GPU with a host sync each step)."""
+    bad = (~torch.isfinite(epoch_loss.detach())).flatten().cpu()
     if bad.any():
-        raise TrainingDiverged(f"training diverged: loss is NaN or inf for {what} in epoch {epoch + 1}; "
-                               "lower the learning rate or check the data")
+        which = ", ".join(str(seeds[j]) for j in torch.nonzero(bad).flatten().tolist())
+        raise TrainingDiverged(f"training diverged: loss is NaN or inf for model seed{'s' if bad.sum() > 1 else ''} "
+                               f"{which} in epoch {epoch + 1}; lower the learning rate or check the data")
 
 
 def train_cohort(spec: CohortSpec, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig,
@@ -248,7 +251,9 @@ def _train_one(spec, i, model, x, y, cfg, resume_path):
         _log(f"model seed {spec.seeds[i]}: resumed after epoch {start}")
     for epoch in range(start, cfg.epochs):
         model.train()
-        t0, total_loss, correct = time.perf_counter(), 0.0, 0
+        t0 = time.perf_counter()
+        total_loss = torch.zeros((), device=device)   # on the device: no host sync per step
+        correct = torch.zeros((), dtype=torch.long, device=device)
         order = torch.as_tensor(batch_order(n, epoch, spec.order_seed(i, cfg)), device=device)
         generator = augmentation_generator(spec.order_seed(i, cfg), epoch)
         for b in range(steps):
@@ -258,15 +263,16 @@ def _train_one(spec, i, model, x, y, cfg, resume_path):
             with precision.autocast():
                 logits = model(xb)
                 loss = nn.functional.cross_entropy(logits.float(), yb)
-            _check_finite(loss, f"model seed {spec.seeds[i]}", epoch)
             optimizer.zero_grad(set_to_none=True)
             precision.step(loss, optimizer)
             scheduler.step()
-            total_loss += loss.item() * len(idx)
-            correct += (logits.argmax(1) == yb).sum().item()
+            with torch.no_grad():
+                total_loss += loss.detach() * len(idx)
+                correct += (logits.argmax(1) == yb).sum()
+        _check_finite(total_loss, [spec.seeds[i]], epoch)
         rate = n / (time.perf_counter() - t0)
-        _log(f"seed {spec.seeds[i]} epoch {epoch + 1}/{cfg.epochs} loss {total_loss / n:.4f} "
-             f"acc {correct / n:.4f} samples/s {rate:.0f}")
+        _log(f"seed {spec.seeds[i]} epoch {epoch + 1}/{cfg.epochs} loss {total_loss.item() / n:.4f} "
+             f"acc {correct.item() / n:.4f} samples/s {rate:.0f}")
         if path is not None and cfg.checkpoint_every and (epoch + 1) % cfg.checkpoint_every == 0 \
                 and epoch + 1 < cfg.epochs:
             save_atomic({"tag": f"one:{spec.seeds[i]}", "epoch": epoch + 1, "model": model.state_dict(),
@@ -335,14 +341,13 @@ def _train_stacked(spec, models, x, y, cfg, resume_path):
             targets = yb.expand(n_models, -1) if shared else yb       # [M, B]
             per_model = nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none")
             per_model = per_model.view(n_models, -1).mean(1)          # each model's own mean loss
-            _check_finite(per_model, "model seeds " + ", ".join(
-                str(spec.seeds[j]) for j in torch.nonzero(~torch.isfinite(per_model)).flatten().tolist()), epoch)
             optimizer.zero_grad(set_to_none=True)
             precision.step(per_model.sum(), optimizer)                # gradients stay per model
             scheduler.step()
             with torch.no_grad():
                 total_loss += per_model.detach() * targets.shape[1]
                 correct += (logits.argmax(-1) == targets).sum(1)
+        _check_finite(total_loss, spec.seeds, epoch)
         rate = n * n_models / (time.perf_counter() - t0)
         _log(f"cohort of {n_models} epoch {epoch + 1}/{cfg.epochs} loss {total_loss.mean().item() / n:.4f} "
              f"acc {correct.mean().item() / n:.4f} samples/s {rate:.0f}")

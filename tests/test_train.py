@@ -78,11 +78,25 @@ def _interrupt_after(epochs, run):
         train_module._log = original
 
 
-def test_divergence_fails_with_a_clear_message():
+@pytest.mark.parametrize("mode, expected", [("cohort", "model seeds 1, 2 in epoch 1"),
+                                            ("sequential", "model seed 1 in epoch 1")])
+def test_divergence_fails_with_a_clear_message(mode, expected):
     x, y = _data()
     x[0, 0] = float("nan")
-    with pytest.raises(TrainingDiverged, match="loss is NaN or inf for model seeds 1, 2 in epoch 1"):
-        train_cohort(_spec([1, 2]), x, y, TrainConfig(epochs=1, batch_size=256))
+    with pytest.raises(TrainingDiverged, match="loss is NaN or inf for " + expected):
+        train_cohort(_spec([1, 2]), x, y, TrainConfig(epochs=1, batch_size=256, mode=mode))
+
+
+@pytest.mark.parametrize("mode", ["cohort", "sequential"])
+def test_divergence_in_a_late_step_fails_its_epoch_without_a_snapshot(tmp_path, mode):
+    """Checked once an epoch (no host sync per step): a loss that turns non-finite in some later step
+    still fails that epoch, before the epoch's snapshot could save the diverged weights."""
+    x, y = _data()
+    x[200, 3] = float("inf")
+    cfg = TrainConfig(epochs=2, batch_size=32, lr=1e-2, mode=mode, checkpoint_every=1)
+    with pytest.raises(TrainingDiverged, match="in epoch 1"):
+        train_cohort(_spec([1, 2]), x, y, cfg, resume_path=tmp_path / "resume.pt")
+    assert not list(tmp_path.iterdir())
 
 
 def test_fixed_seed_is_deterministic():
