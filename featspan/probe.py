@@ -353,8 +353,8 @@ def feature_performance(x_train: np.ndarray, y_train: np.ndarray, x_test: np.nda
         x_fit, y_fit = x_train[~val], y_train[~val]
         for c in grid:  # strong to weak regularization, each warm-started from the previous solution
             probe = LogisticProbe(C=c, max_iter=max_iter, device=device, solver=solver)
-            if prepared is None and probe._uses_scipy():
-                prepared = Prepared.of(x_fit)  # one standardization and eigenbasis for the whole grid
+            if prepared is None:  # one standardization (and, for scipy's solver, eigenbasis) for the whole grid
+                prepared = Prepared.of(x_fit, precondition=probe._uses_scipy())
             probe.fit(x_fit, y_fit, warm, prepared=prepared)
             scores[c] = probe.score(x_train[val], y_train[val])
             warm = solutions[c] = probe._warm()
@@ -363,9 +363,9 @@ def feature_performance(x_train: np.ndarray, y_train: np.ndarray, x_test: np.nda
     # The final probe on every training row, started from the chosen C's solution, preconditioned
     # with the fit part's eigenbasis (the same minimizer without a second eigendecomposition).
     final = LogisticProbe(C=C, max_iter=max_iter, device=device, solver=solver)
-    full = Prepared.of(x_train, basis=prepared) if final._uses_scipy() else None
+    full = Prepared.of(x_train, basis=prepared, precondition=final._uses_scipy())
     probe = final.fit(x_train, y_train, start, prepared=full)
-    train_accuracy = probe._score_prepared(full, y_train) if full is not None else probe.score(x_train, y_train)
+    train_accuracy = probe._score_prepared(full, y_train)
     return ProbeResult(probe.score(x_test, y_test), train_accuracy, float(C), scores, n_features)
 
 

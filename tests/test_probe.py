@@ -35,6 +35,20 @@ def test_matches_sklearn_logistic_regression(C, correlated, n, d):
     np.testing.assert_allclose(probe.intercept_, ref.intercept_, atol=2e-3 * max(1.0, np.abs(ref.intercept_).max()))
 
 
+@pytest.mark.parametrize("solver", ["scipy", "torch"])
+def test_a_c_grid_standardizes_the_fit_part_once(monkeypatch, solver):
+    """Every C of the grid reuses one standardized copy of the fit part (and the final probe one of
+    the whole training split), whichever solver runs."""
+    if solver == "torch":
+        pytest.importorskip("torch")
+    x, y, xt, yt = _problem(seed=8, n=600, d=10)
+    calls = []
+    fit = Standardizer.fit.__func__
+    monkeypatch.setattr(Standardizer, "fit", classmethod(lambda cls, a: calls.append(len(a)) or fit(cls, a)))
+    feature_performance(x, y, xt, yt, C_grid=(0.01, 0.1, 1.0), solver=solver, device="cpu")
+    assert calls == [432, 480]  # the fit part (90 % of 480 rows), then every training row
+
+
 def test_solver_choice_is_checked():
     with pytest.raises(ValueError, match="unknown solver 'newton'"):
         LogisticProbe(solver="newton")
