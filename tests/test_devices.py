@@ -2,7 +2,7 @@
 
 The "cpu" cases run everywhere (torch on the CPU against numpy and scikit-learn: the same comparisons);
 the "cuda" cases run where torch sees a GPU and skip elsewhere. On a GPU machine, ``pytest -m gpu``
-runs those alone (a minute or two).
+runs those alone.
 """
 from dataclasses import replace
 
