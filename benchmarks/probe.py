@@ -3,7 +3,8 @@
 Data: n rows of d correlated, ReLU-like features and 10 classes, tuned to a hard problem (about 60 %
 test accuracy). Peers: ``featspan probe --C C`` from the command line (end to end), the solver alone
 (in process), and LogisticRegression(C=C) on the same standardized rows, at its default iteration cap
-and converged (``--sklearn-max-iter``). Medians over ``--repeats`` runs.
+and converged (``--sklearn-max-iter``); on the CPU also featspan's objective minimized by scipy's L-BFGS-B
+instead of featspan.lbfgs. Medians over ``--repeats`` runs.
 
     python benchmarks/probe.py                                # the size: n=30000, d=1024
     python benchmarks/probe.py --n 5000 --d 256 --repeats 1   # a quick look
@@ -92,6 +93,11 @@ def main() -> None:
     report["featspan_solver_seconds"] = round(solver_time, 3)
     report["featspan_solver_iterations"] = probe.n_iter_
     report["featspan_accuracy"] = probe.score(xt, yt)
+    if report["device"] == "cpu":  # the same preconditioned objective, minimized by scipy's L-BFGS-B
+        scipy_time, ref = timed(lambda: LogisticProbe(C=args.C, device="cpu", solver="scipy").fit(x, y), args.repeats)
+        report.update({"featspan_scipy_solver_seconds": round(scipy_time, 3),
+                       "featspan_scipy_solver_iterations": ref.n_iter_,
+                       "featspan_scipy_solver_accuracy": ref.score(xt, yt)})
 
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression

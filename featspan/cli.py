@@ -43,11 +43,6 @@ def cmd_fse(args) -> dict:
 
 
 def cmd_probe(args) -> dict:
-    import threading
-
-    # The CPU solver needs scipy.optimize, 0.7 s of imports: load it while the features are read and
-    # standardized (file reads and BLAS release the interpreter lock).
-    threading.Thread(target=__import__, args=("scipy.optimize",), daemon=True).start()
     from .h5 import FeatureBank
     from .probe import DEFAULT_C_GRID, feature_performance
 
@@ -116,8 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--validation-fraction", type=float, default=0.1)
     probe.add_argument("--max-iter", type=int, default=500)
     probe.add_argument("--device", default=None, help="torch device (default: cuda if available)")
-    probe.add_argument("--solver", choices=("auto", "scipy", "torch"), default="auto",
-                       help="auto: scipy's L-BFGS-B on the CPU, torch's L-BFGS on a GPU")
+    probe.add_argument("--solver", choices=("auto", "numpy", "scipy", "torch"), default="auto",
+                       help="auto: numpy (featspan's L-BFGS, preconditioned) on the CPU, torch's L-BFGS on a GPU; "
+                            "scipy: scipy's L-BFGS-B on the numpy objective")
     probe.add_argument("--json", action="store_true", help="print one JSON object")
     probe.set_defaults(func=cmd_probe)
 

@@ -8,10 +8,12 @@ part of the training split over a grid, each fit warm-started from the previous 
 and the final probe is refit on the whole training split at the chosen C.
 
 The solver is full-batch L-BFGS on the exact objective with float32 matrix products. On a GPU it
-runs in torch (``torch.optim.LBFGS`` with a strong-Wolfe line search). On the CPU it runs in numpy
-with scipy's L-BFGS-B: this machine's torch CPU build multiplies the skinny ``n x d`` by ``d x k``
-matrices of a probe 3-8x slower than numpy's BLAS (measured; see benchmarks/probe.py).
-``solver="torch"`` runs torch's solver on the CPU as well: what a GPU runs, checkable without one.
+runs in torch (``torch.optim.LBFGS`` with a strong-Wolfe line search). On the CPU it runs in numpy,
+preconditioned, with :mod:`featspan.lbfgs`: this machine's torch CPU build multiplies the skinny
+``n x d`` by ``d x k`` matrices of a probe 3-8x slower than numpy's BLAS (measured; see
+benchmarks/probe.py), and importing scipy.optimize alone takes 0.6-0.9 s. ``solver="scipy"`` minimizes
+the same preconditioned objective with scipy's L-BFGS-B (a reference); ``solver="torch"`` runs torch's
+solver on the CPU as well: what a GPU runs, checkable without one.
 """
 
 from __future__ import annotations
@@ -82,14 +84,12 @@ class Prepared:
             return cls(x, scaler, xt, basis.eigvals * (n / basis.xt.shape[1]), basis.eigvecs)
         # The basis only preconditions (the objective is exact in any coordinates), so a float32 Gram
         # matrix of evenly spaced rows serves, and so does its float32 eigendecomposition (orthonormal
-        # to ~1e-6, below the solver's float32 products; LAPACK's divide and conquer: half of
-        # numpy's float64 eigh on d = 1,952, the MLP's widest concatenations).
-        from scipy.linalg import eigh
-
+        # to ~1e-6, below the solver's float32 products; LAPACK's divide and conquer, as numpy's eigh
+        # calls it: half the time of float64 on d = 1,952, the MLP's widest concatenations).
         rows = max(cls.GRAM_ROWS_PER_FEATURE * d, cls.MIN_GRAM_ROWS)
         # evenly spaced rows, gathered (a strided view would make the product pack them, slower)
         cols = xt if n <= rows else np.take(xt, np.linspace(0, n - 1, rows).astype(np.intp), axis=1)
-        eigvals, eigvecs = eigh(cols @ cols.T, driver="evd", check_finite=False)
+        eigvals, eigvecs = np.linalg.eigh(cols @ cols.T)
         eigvals = np.clip(eigvals.astype(np.float64), 0.0, None) * (n / cols.shape[1])
         return cls(x, scaler, xt, eigvals, eigvecs.astype(np.float64))
 
@@ -143,7 +143,8 @@ class LogisticProbe:
     attributes with a trailing underscore. Inputs are standardized inside ``fit``.
     """
 
-    SOLVERS = ("auto", "scipy", "torch")
+    SOLVERS = ("auto", "numpy", "scipy", "torch")
+    CPU_SOLVERS = ("numpy", "scipy")  # the preconditioned numpy objective, minimized by featspan.lbfgs or scipy
 
     def __init__(self, C: float = 1.0, max_iter: int = 500, tol: float = 1e-5, ftol: float = 1e-8,
                  device: str | None = None, dtype: str = "float32", standardize: bool = True,
@@ -155,11 +156,11 @@ class LogisticProbe:
         self.C = C
         self.max_iter = max_iter
         self.tol = tol      # stop when the largest gradient entry is below this
-        self.ftol = ftol    # or when the objective's relative decrease is below this (CPU solver)
+        self.ftol = ftol    # or when the objective's relative decrease is below this (CPU solvers)
         self.device = device
         self.dtype = dtype
         self.standardize = standardize
-        self.solver = solver  # auto: scipy's L-BFGS-B on the CPU, torch's L-BFGS on a GPU
+        self.solver = solver  # auto: numpy (featspan.lbfgs) on the CPU, torch's L-BFGS on a GPU
 
     def _device(self) -> str:
         """The device to solve on: as given, else a GPU when torch sees one, else the CPU."""
@@ -168,12 +169,13 @@ class LogisticProbe:
         from .device import cuda_available
         return "cuda" if cuda_available() else "cpu"
 
-    def _uses_scipy(self) -> bool:
-        """Whether the preconditioned numpy/scipy solver runs (else torch's, on ``_device()``)."""
+    def _preconditioned(self) -> bool:
+        """Whether the preconditioned numpy objective is minimized (the CPU solvers), else torch's
+        L-BFGS runs on ``_device()``."""
         on_cpu = self._device().split(":")[0] == "cpu"
-        if self.solver == "scipy" and not on_cpu:
-            raise ValueError(f"the scipy solver runs on the CPU, not on {self._device()!r}")
-        return self.solver == "scipy" or (self.solver == "auto" and on_cpu)
+        if self.solver in self.CPU_SOLVERS and not on_cpu:
+            raise ValueError(f"the {self.solver} solver runs on the CPU, not on {self._device()!r}")
+        return self.solver in self.CPU_SOLVERS or (self.solver == "auto" and on_cpu)
 
     def fit(self, x: np.ndarray, y: np.ndarray, warm_start: tuple[np.ndarray, np.ndarray] | None = None,
             prepared: Prepared | None = None):
@@ -181,16 +183,16 @@ class LogisticProbe:
         across several fits of the same matrix, e.g. a grid of C."""
         y = np.asarray(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
-        scipy_solver = self._uses_scipy()
+        preconditioned = self._preconditioned()
         if prepared is None or prepared.x is not x:
-            prepared = Prepared.of(x, self.standardize, precondition=scipy_solver)
+            prepared = Prepared.of(x, self.standardize, precondition=preconditioned)
         self.scaler_ = prepared.scaler
         d, k = x.shape[1], len(self.classes_)
         if warm_start is not None and warm_start[0].shape == (d, k):
             w0, b0 = warm_start
         else:
             w0, b0 = np.zeros((d, k)), np.zeros(k)
-        if scipy_solver:
+        if preconditioned:
             weight, bias = self._fit_numpy(prepared, codes, k, w0, b0)
         else:
             weight, bias = self._fit_torch(prepared.xs, codes, self._device(), w0, b0)
@@ -199,7 +201,8 @@ class LogisticProbe:
         return self
 
     def _fit_numpy(self, prepared: Prepared, codes, k, w0, b0):
-        """L-BFGS-B on the exact objective in preconditioned coordinates ``W = P U``.
+        """L-BFGS (:mod:`featspan.lbfgs`, or scipy's L-BFGS-B) on the exact objective in preconditioned
+        coordinates ``W = P U``.
 
         ``P = V diag(1 / sqrt(s / (4 n) + 2 pen))`` from the eigendecomposition ``X'X = V diag(s) V'``
         makes the Hessian of the objective in U close to the identity, so L-BFGS needs a few tens of
@@ -209,8 +212,6 @@ class LogisticProbe:
         the n x d data); where d is large next to n the rows are rotated into the eigenbasis once
         instead (:meth:`Prepared.rotate_data`). Same objective either way, to float32 rounding.
         """
-        from scipy.optimize import minimize
-
         if prepared.eigvecs is None:
             prepared = Prepared.of(prepared.x, self.standardize)
         basis = prepared.eigvecs
@@ -240,11 +241,25 @@ class LogisticProbe:
 
         u0 = (basis.T @ np.asarray(w0, dtype=np.float64)) / scale     # U = P^-1 W; V is orthogonal
         theta0 = np.concatenate([u0.ravel(), np.asarray(b0, dtype=np.float64)])
+        theta, self.n_iter_ = self._minimize(objective, theta0)
+        return basis @ (scale * theta[: d * k].reshape(d, k)), theta[d * k:]
+
+    def _minimize(self, objective, theta0) -> tuple[np.ndarray, int]:
+        """The CPU solvers' minimizer: featspan's L-BFGS, or scipy's L-BFGS-B with the same stopping
+        rules and memory. Returns the minimizer and the iteration count."""
+        options = {"max_iter": self.max_iter, "gtol": self.tol, "ftol": self.ftol, "memory": 20}
+        if self.solver != "scipy":
+            from .lbfgs import minimize
+
+            result = minimize(objective, theta0, **options)
+            return result.x, result.n_iter
+        from scipy.optimize import minimize
+
         with _scipy_blas_single_threaded():
-            res = minimize(objective, theta0, jac=True, method="L-BFGS-B",
-                           options={"maxiter": self.max_iter, "gtol": self.tol, "ftol": self.ftol, "maxcor": 20})
-        self.n_iter_ = int(res.nit)
-        return basis @ (scale * res.x[: d * k].reshape(d, k)), res.x[d * k:]
+            result = minimize(objective, theta0, jac=True, method="L-BFGS-B",
+                              options={"maxiter": options["max_iter"], "gtol": options["gtol"],
+                                       "ftol": options["ftol"], "maxcor": options["memory"]})
+        return result.x, int(result.nit)
 
     def _fit_torch(self, xs, codes, device, w0, b0):
         import torch
@@ -353,8 +368,8 @@ def feature_performance(x_train: np.ndarray, y_train: np.ndarray, x_test: np.nda
         x_fit, y_fit = x_train[~val], y_train[~val]
         for c in grid:  # strong to weak regularization, each warm-started from the previous solution
             probe = LogisticProbe(C=c, max_iter=max_iter, device=device, solver=solver)
-            if prepared is None:  # one standardization (and, for scipy's solver, eigenbasis) for the whole grid
-                prepared = Prepared.of(x_fit, precondition=probe._uses_scipy())
+            if prepared is None:  # one standardization (and, for the CPU solvers, eigenbasis) for the whole grid
+                prepared = Prepared.of(x_fit, precondition=probe._preconditioned())
             probe.fit(x_fit, y_fit, warm, prepared=prepared)
             scores[c] = probe.score(x_train[val], y_train[val])
             warm = solutions[c] = probe._warm()
@@ -363,7 +378,7 @@ def feature_performance(x_train: np.ndarray, y_train: np.ndarray, x_test: np.nda
     # The final probe on every training row, started from the chosen C's solution, preconditioned
     # with the fit part's eigenbasis (the same minimizer without a second eigendecomposition).
     final = LogisticProbe(C=C, max_iter=max_iter, device=device, solver=solver)
-    full = Prepared.of(x_train, basis=prepared, precondition=final._uses_scipy())
+    full = Prepared.of(x_train, basis=prepared, precondition=final._preconditioned())
     probe = final.fit(x_train, y_train, start, prepared=full)
     train_accuracy = probe._score_prepared(full, y_train)
     return ProbeResult(probe.score(x_test, y_test), train_accuracy, float(C), scores, n_features)

@@ -35,7 +35,7 @@ def test_matches_sklearn_logistic_regression(C, correlated, n, d):
     np.testing.assert_allclose(probe.intercept_, ref.intercept_, atol=2e-3 * max(1.0, np.abs(ref.intercept_).max()))
 
 
-@pytest.mark.parametrize("solver", ["scipy", "torch"])
+@pytest.mark.parametrize("solver", ["numpy", "scipy", "torch"])
 def test_a_c_grid_standardizes_the_fit_part_once(monkeypatch, solver):
     """Every C of the grid reuses one standardized copy of the fit part (and the final probe one of
     the whole training split), whichever solver runs."""
@@ -52,8 +52,34 @@ def test_a_c_grid_standardizes_the_fit_part_once(monkeypatch, solver):
 def test_solver_choice_is_checked():
     with pytest.raises(ValueError, match="unknown solver 'newton'"):
         LogisticProbe(solver="newton")
-    with pytest.raises(ValueError, match="scipy solver runs on the CPU"):
-        LogisticProbe(solver="scipy", device="cuda").fit(np.zeros((4, 2), np.float32), [0, 1, 0, 1])
+    for solver in ("numpy", "scipy"):
+        with pytest.raises(ValueError, match=f"{solver} solver runs on the CPU"):
+            LogisticProbe(solver=solver, device="cuda").fit(np.zeros((4, 2), np.float32), [0, 1, 0, 1])
+
+
+def _objective(probe, prepared, y):
+    """scikit-learn's ``C sum CE + |W|^2 / 2`` of a fitted probe, in float64 on the standardized rows."""
+    z = prepared.xs.astype(np.float64) @ probe.coef_.T + probe.intercept_
+    z -= z.max(axis=1, keepdims=True)
+    codes = np.unique(y, return_inverse=True)[1]
+    ce = np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(z)), codes]
+    return probe.C * ce.sum() + 0.5 * (probe.coef_ ** 2).sum()
+
+
+@pytest.mark.parametrize("n, d", [(3000, 40), (750, 240)])
+def test_featspans_lbfgs_and_scipys_reach_the_same_probe(n, d):
+    """The default CPU solver (featspan.lbfgs) and scipy's L-BFGS-B on the same preconditioned
+    objective: the same minimum, in as many iterations give or take a few."""
+    x, y, xt, yt = _problem(seed=11, n=n, d=d, correlated=True, n_test=600)
+    prepared = Prepared.of(x)
+    ours = LogisticProbe(C=0.1, tol=1e-7, ftol=1e-12, solver="numpy").fit(x, y, prepared=prepared)
+    ref = LogisticProbe(C=0.1, tol=1e-7, ftol=1e-12, solver="scipy").fit(x, y, prepared=prepared)
+    # the objective in float64: equal to 1e-7 (both stop at the float32 products' noise floor)
+    assert _objective(ours, prepared, y) == pytest.approx(_objective(ref, prepared, y), rel=1e-7)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=0, atol=1e-3 * np.abs(ref.coef_).max())
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=0, atol=1e-3 * max(1.0, np.abs(ref.intercept_).max()))
+    assert ours.score(xt, yt) == pytest.approx(ref.score(xt, yt), abs=0.002)
+    assert abs(ours.n_iter_ - ref.n_iter_) <= max(5, 0.2 * ref.n_iter_)
 
 
 def test_both_layouts_reach_the_same_probe(monkeypatch):
