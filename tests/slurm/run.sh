@@ -9,7 +9,7 @@
 # 3. Runs tests/slurm/config.yaml through --profile profiles/slurm with one experiment whose training
 #    diverges: the failed job must be reported as failed while the other experiment completes. Then it
 #    reruns with that experiment fixed: only the missing jobs may be submitted.
-# 4. Stops the daemons it started, by PID (also on failure).
+# 4. Stops the daemons it started, by PID (also on failure); removes its scratch folders when it passed.
 # Every wait is bounded. FEATSPAN_PYTHON picks the Python with featspan, snakemake and the plugin.
 set -euo pipefail
 
@@ -41,7 +41,13 @@ stop_daemons() {
   done
   say "stopped ${#started[@]} daemons"
 }
-trap stop_daemons EXIT
+work=""
+finish() {  # on exit: stop our daemons; keep the scratch folders only when the test failed
+  local rc=$?
+  stop_daemons
+  if ((rc == 0)); then rm -rf "$state" ${work:+"$work"}; else say "kept $state ${work:+and $work} for inspection"; fi
+}
+trap finish EXIT
 
 alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
