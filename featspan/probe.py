@@ -18,6 +18,7 @@ solver on the CPU as well: what a GPU runs, checkable without one.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -25,6 +26,10 @@ from typing import Sequence
 import numpy as np
 
 DEFAULT_C_GRID = tuple(float(c) for c in np.logspace(-4, 1, 6))
+
+
+class ProbeConvergenceWarning(UserWarning):
+    """A probe's solver stopped at its iteration cap before meeting its tolerances."""
 
 
 @dataclass
@@ -198,6 +203,9 @@ class LogisticProbe:
             weight, bias = self._fit_torch(prepared.xs, codes, self._device(), w0, b0)
         self.coef_ = weight.T  # (k, d) like scikit-learn
         self.intercept_ = bias
+        if not self.converged_:  # a number from a capped solve is not the probe's: say so (sklearn does too)
+            warnings.warn(f"the probe (C={self.C:g}) stopped at max_iter={self.max_iter} before meeting its "
+                          "tolerances; its accuracy may be off: raise max_iter", ProbeConvergenceWarning, stacklevel=2)
         return self
 
     def _fit_numpy(self, prepared: Prepared, codes, k, w0, b0):
@@ -241,25 +249,26 @@ class LogisticProbe:
 
         u0 = (basis.T @ np.asarray(w0, dtype=np.float64)) / scale     # U = P^-1 W; V is orthogonal
         theta0 = np.concatenate([u0.ravel(), np.asarray(b0, dtype=np.float64)])
-        theta, self.n_iter_ = self._minimize(objective, theta0)
+        theta, self.n_iter_, self.converged_ = self._minimize(objective, theta0)
         return basis @ (scale * theta[: d * k].reshape(d, k)), theta[d * k:]
 
-    def _minimize(self, objective, theta0) -> tuple[np.ndarray, int]:
+    def _minimize(self, objective, theta0) -> tuple[np.ndarray, int, bool]:
         """The CPU solvers' minimizer: featspan's L-BFGS, or scipy's L-BFGS-B with the same stopping
-        rules and memory. Returns the minimizer and the iteration count."""
+        rules and memory. Returns the minimizer, the iteration count and whether it stopped before
+        the iteration cap."""
         options = {"max_iter": self.max_iter, "gtol": self.tol, "ftol": self.ftol, "memory": 20}
         if self.solver != "scipy":
             from .lbfgs import minimize
 
             result = minimize(objective, theta0, **options)
-            return result.x, result.n_iter
+            return result.x, result.n_iter, result.status != "max_iter"
         from scipy.optimize import minimize
 
         with _scipy_blas_single_threaded():
             result = minimize(objective, theta0, jac=True, method="L-BFGS-B",
                               options={"maxiter": options["max_iter"], "gtol": options["gtol"],
                                        "ftol": options["ftol"], "maxcor": options["memory"]})
-        return result.x, int(result.nit)
+        return result.x, int(result.nit), result.status != 1  # 1: the iteration or evaluation cap
 
     def _fit_torch(self, xs, codes, device, w0, b0):
         import torch
@@ -282,7 +291,10 @@ class LogisticProbe:
             return loss
 
         optimizer.step(closure)
-        self.n_iter_ = optimizer.state[optimizer._params[0]].get("n_iter", 0)
+        state = optimizer.state[optimizer._params[0]]
+        self.n_iter_ = state.get("n_iter", 0)
+        # torch's caps: max_iter iterations, and max_eval (1.25 max_iter) function evaluations
+        self.converged_ = self.n_iter_ < self.max_iter and state.get("func_evals", 0) < optimizer.param_groups[0]["max_eval"]
         return (weight.detach().cpu().numpy().astype(np.float64),
                 bias.detach().cpu().numpy().astype(np.float64))
 
@@ -333,11 +345,13 @@ class ProbeResult:
     C: float
     validation_accuracy: dict[float, float]  # per candidate C (empty when C was fixed)
     n_features: int
+    n_iter: int = 0           # the final probe's L-BFGS iterations
+    converged: bool = True    # False when any fit (a candidate C's or the final one) hit max_iter
 
     def summary(self) -> dict:
         return {"accuracy": self.accuracy, "train_accuracy": self.train_accuracy, "C": self.C,
                 "validation_accuracy": {str(k): v for k, v in self.validation_accuracy.items()},
-                "n_features": self.n_features}
+                "n_features": self.n_features, "n_iter": self.n_iter, "converged": self.converged}
 
 
 def feature_performance(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, *,
@@ -355,7 +369,7 @@ def feature_performance(x_train: np.ndarray, y_train: np.ndarray, x_test: np.nda
     if varying.any() and not varying.all():
         x_train, x_test = x_train[:, varying], x_test[:, varying]
     scores: dict[float, float] = {}
-    prepared, start = None, None
+    prepared, start, converged = None, None, True
     if C is None:
         grid = sorted(float(c) for c in C_grid)
         if not grid:
@@ -371,6 +385,7 @@ def feature_performance(x_train: np.ndarray, y_train: np.ndarray, x_test: np.nda
             if prepared is None:  # one standardization (and, for the CPU solvers, eigenbasis) for the whole grid
                 prepared = Prepared.of(x_fit, precondition=probe._preconditioned())
             probe.fit(x_fit, y_fit, warm, prepared=prepared)
+            converged &= probe.converged_
             scores[c] = probe.score(x_train[val], y_train[val])
             warm = solutions[c] = probe._warm()
         C = max(grid, key=lambda c: (scores[c], -c))  # best accuracy; ties go to the stronger penalty
@@ -381,7 +396,8 @@ def feature_performance(x_train: np.ndarray, y_train: np.ndarray, x_test: np.nda
     full = Prepared.of(x_train, basis=prepared, precondition=final._preconditioned())
     probe = final.fit(x_train, y_train, start, prepared=full)
     train_accuracy = probe._score_prepared(full, y_train)
-    return ProbeResult(probe.score(x_test, y_test), train_accuracy, float(C), scores, n_features)
+    return ProbeResult(probe.score(x_test, y_test), train_accuracy, float(C), scores, n_features, probe.n_iter_,
+                       converged and probe.converged_)
 
 
 def varying_columns(x: np.ndarray, block: int = 4096) -> np.ndarray:

@@ -1,11 +1,14 @@
 """featspan.probe against scikit-learn's LogisticRegression at the same C."""
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from featspan import probe as probe_module
-from featspan.probe import LogisticProbe, Prepared, Standardizer, feature_performance, varying_columns
+from featspan.probe import (LogisticProbe, Prepared, ProbeConvergenceWarning, Standardizer, feature_performance,
+                            varying_columns)
 
 
 def _problem(seed=0, n=3000, d=40, k=4, noise=1.5, correlated=False, n_test=None):
@@ -170,3 +173,27 @@ def test_standardizer_statistics_and_feature_major_layout():
     assert scaler.scale[6] == 1.0  # a constant column: scale 1, standardized to zero
     np.testing.assert_array_equal(scaler.transform_features_major(x), scaler.transform(x).T)
     assert scaler.transform_features_major(x).flags.c_contiguous
+
+
+@pytest.mark.parametrize("solver", ["numpy", "scipy", "torch"])
+def test_a_probe_stopped_by_its_iteration_cap_says_so(solver):
+    if solver == "torch":
+        pytest.importorskip("torch")
+    x, y, xt, yt = _problem(seed=12, n=600, d=30, correlated=True)
+    with pytest.warns(ProbeConvergenceWarning, match="stopped at max_iter=2"):
+        capped = LogisticProbe(C=1.0, max_iter=2, solver=solver, device="cpu").fit(x, y)
+    assert capped.n_iter_ <= 2 and not capped.converged_  # torch's evaluation cap may stop it first
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ProbeConvergenceWarning)
+        done = LogisticProbe(C=1.0, solver=solver, device="cpu").fit(x, y)
+    assert done.converged_ and 2 < done.n_iter_ < 500
+
+
+def test_the_result_records_iterations_and_convergence():
+    x, y, xt, yt = _problem(seed=13, n=600, d=30)
+    result = feature_performance(x, y, xt, yt, C_grid=(0.01, 1.0))
+    assert result.converged and result.summary()["converged"] is True
+    assert result.summary()["n_iter"] == result.n_iter > 0
+    with pytest.warns(ProbeConvergenceWarning):
+        capped = feature_performance(x, y, xt, yt, C_grid=(0.01, 1.0), max_iter=1)
+    assert not capped.converged and capped.n_iter == 1
