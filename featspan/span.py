@@ -44,11 +44,13 @@ class Backend:
     eigendecomposition of X'X, and the per-lambda validation predictions. Everything else is numpy.
     """
 
+    NAMES = ("auto", "numpy", "torch")  # auto: torch where it sees a GPU, else numpy
+
     def __init__(self, name: str = "auto", device: str | None = None):
+        if name not in self.NAMES:
+            raise ValueError(f"unknown backend {name!r} (numpy, torch or auto)")
         if name == "auto":
             name = "torch" if _cuda_available() else "numpy"
-        if name not in ("numpy", "torch"):
-            raise ValueError(f"unknown backend {name!r} (numpy, torch or auto)")
         self.name = name
         if name == "torch":
             import torch

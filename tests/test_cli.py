@@ -92,3 +92,16 @@ def test_fse_reports_cka_on_request(make_features, capsys):
     assert main(["fse", "--regressors", str(a), "--targets", str(b), "--cka", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert 0 < out["cka"] <= 1 and 0 < out["cka_debiased"] <= 1
+
+
+def test_choice_lists_match_the_library():
+    """The parser spells its choices out (building it imports no numpy): they must not drift from
+    the library's."""
+    from featspan.cli import build_parser
+    from featspan.probe import LogisticProbe
+    from featspan.span import Backend
+
+    actions = {sub.prog.split()[-1]: {a.dest: a.choices for a in sub._actions}
+               for sub in build_parser()._subparsers._group_actions[0].choices.values()}
+    assert tuple(actions["probe"]["solver"]) == LogisticProbe.SOLVERS
+    assert tuple(actions["fse"]["backend"]) == Backend.NAMES
