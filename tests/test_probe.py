@@ -197,3 +197,17 @@ def test_the_result_records_iterations_and_convergence():
     with pytest.warns(ProbeConvergenceWarning):
         capped = feature_performance(x, y, xt, yt, C_grid=(0.01, 1.0), max_iter=1)
     assert not capped.converged and capped.n_iter == 1
+
+
+def test_both_eigendecompositions_of_the_preconditioner_agree(monkeypatch):
+    """numpy's eigh up to NUMPY_EIGH_MAX_DIM, scipy's above: the same basis up to float32 rounding."""
+    x, *_ = _problem(seed=14, n=800, d=60, correlated=True)
+    gram = Standardizer.fit(x).transform(x).T @ Standardizer.fit(x).transform(x)
+    results = {}
+    for limit in (10_000, 0):  # numpy's, then scipy's
+        monkeypatch.setattr(probe_module, "NUMPY_EIGH_MAX_DIM", limit)
+        vals, vecs = probe_module._eigh_float32(gram)
+        assert vals.dtype == np.float32 and vecs.dtype == np.float32
+        np.testing.assert_allclose((vecs * vals) @ vecs.T, gram, rtol=0, atol=2e-5 * np.abs(gram).max())
+        results[limit] = vals
+    np.testing.assert_allclose(results[0], results[10_000], rtol=0, atol=1e-5 * results[0].max())
