@@ -163,6 +163,7 @@ class LogisticProbe:
 
     SOLVERS = ("auto", "numpy", "scipy", "torch")
     CPU_SOLVERS = ("numpy", "scipy")  # the preconditioned numpy objective, minimized by featspan.lbfgs or scipy
+    LBFGS_MEMORY = 20  # (s, y) pairs every solver's L-BFGS keeps
 
     def __init__(self, C: float = 1.0, max_iter: int = 500, tol: float = 1e-5, ftol: float = 1e-8,
                  device: str | None = None, dtype: str = "float32", standardize: bool = True,
@@ -269,18 +270,18 @@ class LogisticProbe:
         """The CPU solvers' minimizer: featspan's L-BFGS, or scipy's L-BFGS-B with the same stopping
         rules and memory. Returns the minimizer, the iteration count and whether it stopped before
         the iteration cap."""
-        options = {"max_iter": self.max_iter, "gtol": self.tol, "ftol": self.ftol, "memory": 20}
         if self.solver != "scipy":
             from .lbfgs import minimize
 
-            result = minimize(objective, theta0, **options)
+            result = minimize(objective, theta0, max_iter=self.max_iter, gtol=self.tol, ftol=self.ftol,
+                              memory=self.LBFGS_MEMORY)
             return result.x, result.n_iter, result.status != "max_iter"
         from scipy.optimize import minimize
 
         with _scipy_blas_single_threaded():
             result = minimize(objective, theta0, jac=True, method="L-BFGS-B",
-                              options={"maxiter": options["max_iter"], "gtol": options["gtol"],
-                                       "ftol": options["ftol"], "maxcor": options["memory"]})
+                              options={"maxiter": self.max_iter, "gtol": self.tol, "ftol": self.ftol,
+                                       "maxcor": self.LBFGS_MEMORY})
         return result.x, int(result.nit), result.status != 1  # 1: the iteration or evaluation cap
 
     def _fit_torch(self, xs, codes, device, w0, b0):
@@ -294,7 +295,8 @@ class LogisticProbe:
         n = xt.shape[0]
         penalty = 1.0 / (2.0 * self.C * n)  # C * sum CE + |W|^2/2, divided by C n
         optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=self.max_iter, tolerance_grad=self.tol,
-                                      tolerance_change=1e-12, history_size=20, line_search_fn="strong_wolfe")
+                                      tolerance_change=1e-12, history_size=self.LBFGS_MEMORY,
+                                      line_search_fn="strong_wolfe")
 
         def closure():
             optimizer.zero_grad()
