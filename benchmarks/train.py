@@ -33,7 +33,7 @@ def featspan_epochs(arch, alpha, x, y, args, device):
     cfg = TrainConfig(epochs=args.repeats + 1, batch_size=args.batch_size, optimizer="sgd", lr=0.05,
                       weight_decay=5e-4, schedule="constant", crop_padding=4, flip=True, mode="sequential",
                       checkpoint_every=0, device=device, amp=args.amp)
-    spec = CohortSpec(lambda: build_model(arch, alpha, (3, 32, 32), 10, base_width=args.base_width), [0])
+    spec = CohortSpec(lambda: build_model(arch, alpha, (3, 32, 32), 10, base_width=args.base_width), [0], [1])
     import featspan.train as T
     times = []
     log = T._log

@@ -25,8 +25,8 @@ from .span import LambdaGrid, RidgeSpan, RowPlan, SpanStatistics
 EVAL_SETS = ("validation", "test")
 
 
-def feature_paths(directory: str | Path, cohort: Cohort, seeds: Sequence[int]) -> list[Path]:
-    return [Path(directory) / cohort.filename(s, ".h5") for s in seeds]
+def feature_paths(directory: str | Path, cohort: Cohort, indices: Sequence[int]) -> list[Path]:
+    return [Path(directory) / cohort.filename(i, ".h5") for i in indices]
 
 
 def lambda_grid(span_cfg: dict) -> LambdaGrid:
@@ -47,8 +47,8 @@ def span_cohort(base_dir: str | Path, narrow_dir: str | Path, span_cfg: dict, re
         raise ValueError(f"cohorts of different replicates: {base.replicate} and {narrow.replicate}")
     named = {"M_1": feature_paths(base_dir, base, base.group("base")),
              "M_1'": feature_paths(base_dir, base, base.group("base_other"))}
-    narrow_seeds = narrow.group("concat_param") if narrow.m_param >= narrow.m_feat else narrow.group("concat_feat")
-    narrow_paths = feature_paths(narrow_dir, narrow, narrow_seeds)
+    narrow_models = narrow.group("concat_param") if narrow.m_param >= narrow.m_feat else narrow.group("concat_feat")
+    narrow_paths = feature_paths(narrow_dir, narrow, narrow_models)
     target_path = feature_paths(narrow_dir, narrow, narrow.group("target"))
     paths = named["M_1"] + named["M_1'"] + narrow_paths + target_path
     index = {"M_1": [0], "M_1'": [1], "concat_feat": list(range(2, 2 + narrow.m_feat)),

@@ -1,4 +1,4 @@
-"""The feature-file contract (see ../shared/design/architecture.md, "Contracts").
+"""The feature-file contract (docs/design.md, "Contracts").
 
 One HDF5 file per model and state: groups ``/train`` and ``/test``, each holding ``features``
 (float32, [n, d]) and ``labels`` (int64, [n]); provenance attributes on the root. Row i of every file
@@ -9,12 +9,13 @@ so a reader never sees a half-written file.
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 import h5py
 import numpy as np
+
+from .io import atomic_path
 
 SPLITS = ("train", "test")
 REQUIRED_ATTRS = ("experiment", "dataset", "arch", "alpha", "seed", "state")
@@ -22,20 +23,6 @@ REQUIRED_ATTRS = ("experiment", "dataset", "arch", "alpha", "seed", "state")
 
 class FeatureFileError(ValueError):
     """A feature file is missing, malformed or holds values no analysis should consume."""
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary sibling of ``path``; rename it onto ``path`` only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def write_feature_file(
@@ -254,16 +241,3 @@ class FeatureBank:
     def __exit__(self, *exc):
         self.close()
         return False
-
-
-def write_rows_csv(rows: list[dict], path) -> None:
-    """A list of same-keyed records as CSV (header from the first; fields quoted where needed), atomically."""
-    import csv
-    import io
-
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    with atomic_path(path) as tmp:
-        tmp.write_text(buffer.getvalue())

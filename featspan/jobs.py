@@ -37,8 +37,9 @@ def config_hash(*parts) -> str:
 # The featspan sources each model-stack job runs (its script aside, which Snakemake hashes itself). Their
 # digest is a param of those rules: a checkpoint trained by older code is stale, in this workflow folder
 # and in the between-workflow cache alike. tests/test_jobs.py checks the list against real imports.
-DATA_CODE = ("data",)
-MODEL_CODE = ("data", "models", "cohort.py", "h5.py", "jobs.py", "train.py", "tune.py", "workflow.py")
+DATA_CODE = ("data", "io.py")
+MODEL_CODE = ("data", "models", "cohort.py", "h5.py", "io.py", "jobs.py", "seeding.py", "train.py", "tune.py",
+              "workflow.py")
 
 
 def source_digest(parts, package_dir=None) -> str:
@@ -59,9 +60,3 @@ def file_sha256(path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def write_json(obj, path) -> None:
-    from .h5 import atomic_path
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, default=float))

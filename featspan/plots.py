@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .figures import FIGURES  # noqa: E402
-from .h5 import atomic_path  # noqa: E402
+from .io import atomic_path  # noqa: E402
 from .summary import read_table  # noqa: E402
 
 STYLE = {"font.size": 10, "axes.titlesize": 10, "axes.labelsize": 10, "legend.fontsize": 8,

@@ -12,12 +12,12 @@ import numpy as np
 
 from .cohort import Cohort
 from .figures import SHUFFLED_TABLES
-from .h5 import atomic_path, write_rows_csv
+from .io import atomic_path, write_rows_csv
 
 
 def _accuracies(checkpoint_dir) -> dict[int, tuple[float, float]]:
     rows = csv.DictReader(io.StringIO((Path(checkpoint_dir) / "accuracy.tsv").read_text()), delimiter="\t")
-    return {int(r["seed"]): (float(r["train"]), float(r["test"])) for r in rows}
+    return {int(r["model"]): (float(r["train"]), float(r["test"])) for r in rows}
 
 
 def table2_rows(checkpoint_dirs: Sequence[str]) -> list[dict]:
@@ -29,8 +29,8 @@ def table2_rows(checkpoint_dirs: Sequence[str]) -> list[dict]:
     for folder in checkpoint_dirs:
         cohort = Cohort.load(folder)
         acc = _accuracies(folder)
-        seeds = cohort.group("base") + cohort.group("base_other") if cohort.is_base else cohort.seeds
-        groups[(cohort.experiment, cohort.alpha)] += [acc[s] for s in seeds]
+        models = cohort.group("base") + cohort.group("base_other") if cohort.is_base else cohort.indices
+        groups[(cohort.experiment, cohort.alpha)] += [acc[i] for i in models]
         info[(cohort.experiment, cohort.alpha)] = cohort
     rows = []
     for key in sorted(groups, key=lambda k: (k[0], -k[1])):

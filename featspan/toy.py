@@ -35,6 +35,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from .seeding import toy_model_seed
+
 
 @dataclass
 class ToyConfig:
@@ -108,13 +110,14 @@ class ToyCohort:
 
     @classmethod
     def init(cls, cfg: ToyConfig, n_models: int, width: int, seed: int, indices=None) -> "ToyCohort":
-        """Model i is initialized from ``seed`` and i alone, so a model's init does not depend on M
-        (``indices`` picks which models of the seed's sequence, default 0..n_models-1)."""
+        """Model i draws its init from its own stream, :func:`featspan.seeding.toy_model_seed` of (seed,
+        width, i): it does not depend on M, and no model (the wide one included) is a slice of another
+        (``indices`` picks which models of the sequence, default 0..n_models-1)."""
         layers = {}
         shapes = [(width, cfg.hidden), (cfg.hidden, cfg.hidden), (cfg.hidden, cfg.hidden), (cfg.hidden, 1)]
         per_model = []
         for i in (range(n_models) if indices is None else indices):
-            g = torch.Generator().manual_seed(seed * 1_000_003 + i)
+            g = torch.Generator().manual_seed(toy_model_seed(seed, width, i))
             p = {"w1": torch.randn(width, cfg.d, generator=g) * cfg.sigma0}
             for j, (fan_in, fan_out) in enumerate(shapes):
                 bound = 1 / math.sqrt(fan_in)  # torch.nn.Linear's default initialization

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .h5 import atomic_path, write_rows_csv
+from .io import atomic_path, write_rows_csv
 
 
 def load_runs(paths: Sequence[str | Path]) -> list[dict]:

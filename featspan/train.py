@@ -2,13 +2,16 @@
 
 A *cohort* is the set of models of one (experiment, alpha, replicate): at alpha < 1 the narrow
 models of the concatenations plus the held-out reverse-direction target, at alpha = 1 the base model
-and another base seed (method.md section 3). Model ``i`` is built right after
-``torch.manual_seed(seed_i)``, so its initialization is the same whether it trains alone or in a
-cohort; its random-init twin is saved before the first step.
+and another base model (docs/method.md section 3). Model ``i`` is built right after
+``torch.manual_seed(init_seeds[i])`` and draws its batch order and augmentation from
+``data_seeds[i]`` (both from :mod:`featspan.seeding`), so it is the same model whether it trains
+alone or in a cohort; its random-init twin is saved before the first step.
 
 Cohort mode stacks the models' parameters and runs them as one ``torch.func.vmap`` computation
-(batched matrix products instead of M small ones). Optimizers act element-wise, so each model's
-trajectory is the one it would follow alone, up to floating-point summation order.
+(batched matrix products instead of M small ones), each model on its own batch. Optimizers act
+element-wise, so each model's trajectory is the one it would follow alone, up to floating-point
+summation order. When every model has the same data stream (the ``data_order: shared`` ablation) one
+batch serves all.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .h5 import atomic_path
+from .io import atomic_path
 
 
 class TrainingDiverged(RuntimeError):
@@ -44,7 +47,6 @@ class TrainConfig:
     schedule: str = "cosine"         # cosine | step | constant
     milestones: tuple[float, ...] = (0.5, 0.75)  # step schedule: fractions of training
     gamma: float = 0.1
-    data_order: str = "shared"       # shared: one order for the cohort; own: each model its seed's order
     mode: str = "cohort"             # cohort | sequential
     checkpoint_every: int = 5        # epochs between resumable snapshots (0: never)
     crop_padding: int = 0            # augmentation: random crop of the zero-padded image (vision: 4)
@@ -71,26 +73,44 @@ def batch_order(n: int, epoch: int, seed: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
-def augment(x: torch.Tensor, crop_padding: int, flip: bool, generator: torch.Generator) -> torch.Tensor:
-    """Random crop with zero padding and random horizontal flip of an image batch ``[B, C, H, W]``,
-    batched on the batch's device. Offsets and flips come from ``generator`` (on the CPU), so a run
-    is reproducible on any device and a resumed run replays them."""
-    if x.dim() != 4 or not (crop_padding or flip):
-        return x
-    b, c, h, w = x.shape
+def augmentation_draws(b: int, crop_padding: int, flip: bool, generator: torch.Generator) -> tuple | None:
+    """The random offsets ``(dy, dx)`` of a crop and the mirror flags of ``b`` images, drawn from
+    ``generator`` (on the CPU), so a run is reproducible on any device and a resumed run replays them."""
+    if not (crop_padding or flip):
+        return None
+    dy = dx = mirror = None
     if crop_padding:
+        dy = torch.randint(0, 2 * crop_padding + 1, (b,), generator=generator)
+        dx = torch.randint(0, 2 * crop_padding + 1, (b,), generator=generator)
+    if flip:
+        mirror = torch.rand(b, generator=generator) < 0.5
+    return dy, dx, mirror
+
+
+def apply_augmentation(x: torch.Tensor, crop_padding: int, draws) -> torch.Tensor:
+    """Random crop with zero padding and horizontal flip of an image batch ``[B, C, H, W]`` as one
+    batched gather on the batch's device, from the draws of :func:`augmentation_draws`."""
+    if x.dim() != 4 or draws is None:
+        return x
+    dy, dx, mirror = draws
+    b, c, h, w = x.shape
+    if dy is not None:
         p = crop_padding
-        dy = torch.randint(0, 2 * p + 1, (b, 1), generator=generator).to(x.device)
-        dx = torch.randint(0, 2 * p + 1, (b, 1), generator=generator).to(x.device)
-        rows = (dy + torch.arange(h, device=x.device))[:, None, :, None]
-        cols = (dx + torch.arange(w, device=x.device))[:, None, None, :]
+        rows = (dy.to(x.device)[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
+        cols = (dx.to(x.device)[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
         padded = nn.functional.pad(x, (p, p, p, p))
         x = padded[torch.arange(b, device=x.device)[:, None, None, None],
                    torch.arange(c, device=x.device)[None, :, None, None], rows, cols]
-    if flip:
-        mirror = (torch.rand(b, generator=generator) < 0.5).to(x.device)[:, None, None, None]
-        x = torch.where(mirror, x.flip(-1), x)
+    if mirror is not None:
+        x = torch.where(mirror.to(x.device)[:, None, None, None], x.flip(-1), x)
     return x
+
+
+def augment(x: torch.Tensor, crop_padding: int, flip: bool, generator: torch.Generator) -> torch.Tensor:
+    """Random crop and flip of an image batch ``[B, C, H, W]``, drawn from ``generator``."""
+    if x.dim() != 4:
+        return x
+    return apply_augmentation(x, crop_padding, augmentation_draws(x.shape[0], crop_padding, flip, generator))
 
 
 def augmentation_generator(seed: int, epoch: int) -> torch.Generator:
@@ -160,19 +180,24 @@ def save_atomic(obj, path: str | os.PathLike) -> None:
 
 @dataclass
 class CohortSpec:
-    """What to train: a builder ``build(seed) -> nn.Module`` and the seeds of the cohort."""
+    """What to train: a builder ``build() -> nn.Module`` and, per model, its init and data streams."""
 
     build: Callable[[], nn.Module]
-    seeds: Sequence[int]
-    cohort_seed: int = 0  # seeds the shared data order
-    metadata: dict = field(default_factory=dict)
+    init_seeds: Sequence[int]
+    data_seeds: Sequence[int]
 
-    def model(self, seed: int) -> nn.Module:
-        torch.manual_seed(seed)
+    def __post_init__(self):
+        if len(self.init_seeds) != len(self.data_seeds):
+            raise ValueError(f"{len(self.init_seeds)} init seeds but {len(self.data_seeds)} data seeds")
+
+    def model(self, i: int) -> nn.Module:
+        torch.manual_seed(self.init_seeds[i])
         return self.build()
 
-    def order_seed(self, i: int, cfg: TrainConfig) -> int:
-        return self.cohort_seed if cfg.data_order == "shared" else self.seeds[i]
+    @property
+    def shared_data(self) -> bool:
+        """Every model sees the same batches (the data_order: shared ablation)."""
+        return len(set(self.data_seeds)) == 1
 
 
 def _runtime_state(precision: Precision) -> dict:
@@ -210,7 +235,7 @@ def train_cohort(spec: CohortSpec, x: torch.Tensor, y: torch.Tensor, cfg: TrainC
     twins). With ``resume_path`` a snapshot is written every ``cfg.checkpoint_every`` epochs and a
     later call resumes from it.
     """
-    models = [spec.model(s) for s in spec.seeds]
+    models = [spec.model(i) for i in range(len(spec.init_seeds))]
     if on_init is not None:
         on_init(models)
     x, y = x.to(cfg.device), y.to(cfg.device)  # the whole split lives on the training device, once
@@ -241,21 +266,21 @@ def _train_one(spec, i, model, x, y, cfg, resume_path):
     scheduler = make_scheduler(optimizer, cfg, steps)
     path = None if resume_path is None else Path(f"{resume_path}.{i}")
     start = 0
-    state = _load_resume(path, f"one:{spec.seeds[i]}")
+    state = _load_resume(path, f"one:{spec.init_seeds[i]}")
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         _restore_runtime(state, precision)
         start = state["epoch"]
-        _log(f"model seed {spec.seeds[i]}: resumed after epoch {start}")
+        _log(f"model seed {spec.init_seeds[i]}: resumed after epoch {start}")
     for epoch in range(start, cfg.epochs):
         model.train()
         t0 = time.perf_counter()
         total_loss = torch.zeros((), device=device)   # on the device: no host sync per step
         correct = torch.zeros((), dtype=torch.long, device=device)
-        order = torch.as_tensor(batch_order(n, epoch, spec.order_seed(i, cfg)), device=device)
-        generator = augmentation_generator(spec.order_seed(i, cfg), epoch)
+        order = torch.as_tensor(batch_order(n, epoch, spec.data_seeds[i]), device=device)
+        generator = augmentation_generator(spec.data_seeds[i], epoch)
         for b in range(steps):
             idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
             xb, yb = x[idx], y[idx]
@@ -269,13 +294,13 @@ def _train_one(spec, i, model, x, y, cfg, resume_path):
             with torch.no_grad():
                 total_loss += loss.detach() * len(idx)
                 correct += (logits.argmax(1) == yb).sum()
-        _check_finite(total_loss, [spec.seeds[i]], epoch)
+        _check_finite(total_loss, [spec.init_seeds[i]], epoch)
         rate = n / (time.perf_counter() - t0)
-        _log(f"seed {spec.seeds[i]} epoch {epoch + 1}/{cfg.epochs} loss {total_loss.item() / n:.4f} "
+        _log(f"seed {spec.init_seeds[i]} epoch {epoch + 1}/{cfg.epochs} loss {total_loss.item() / n:.4f} "
              f"acc {correct.item() / n:.4f} samples/s {rate:.0f}")
         if path is not None and cfg.checkpoint_every and (epoch + 1) % cfg.checkpoint_every == 0 \
                 and epoch + 1 < cfg.epochs:
-            save_atomic({"tag": f"one:{spec.seeds[i]}", "epoch": epoch + 1, "model": model.state_dict(),
+            save_atomic({"tag": f"one:{spec.init_seeds[i]}", "epoch": epoch + 1, "model": model.state_dict(),
                          "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                          **_runtime_state(precision)}, path)
     return model.cpu().eval()
@@ -292,7 +317,7 @@ def _train_stacked(spec, models, x, y, cfg, resume_path):
     def one(p, b, xb):
         return functional_call(skeleton, (p, b), (xb,))
 
-    shared = cfg.data_order == "shared"
+    shared = spec.shared_data
     stacked = getattr(type(models[0]), "stacked_forward", None)
     if stacked is not None:  # a family that runs its stack as batched matrix products directly
         def forward(p, b, xb):
@@ -304,7 +329,7 @@ def _train_stacked(spec, models, x, y, cfg, resume_path):
     n = x.shape[0]
     steps = math.ceil(n / cfg.batch_size)
     scheduler = make_scheduler(optimizer, cfg, steps)
-    tag = "cohort:" + ",".join(map(str, spec.seeds))
+    tag = "cohort:" + ",".join(map(str, spec.init_seeds))
     start = 0
     state = _load_resume(resume_path, tag)
     if state is not None:
@@ -323,19 +348,22 @@ def _train_stacked(spec, models, x, y, cfg, resume_path):
         total_loss = torch.zeros(n_models, device=device)
         correct = torch.zeros(n_models, device=device)
         if shared:
-            orders = torch.as_tensor(batch_order(n, epoch, spec.cohort_seed), device=device)
-            generators = [augmentation_generator(spec.cohort_seed, epoch)]
+            orders = torch.as_tensor(batch_order(n, epoch, spec.data_seeds[0]), device=device)
+            generators = [augmentation_generator(spec.data_seeds[0], epoch)]
         else:
-            orders = torch.stack([torch.as_tensor(batch_order(n, epoch, s)) for s in spec.seeds]).to(device)
-            generators = [augmentation_generator(s, epoch) for s in spec.seeds]
+            orders = torch.stack([torch.as_tensor(batch_order(n, epoch, s)) for s in spec.data_seeds]).to(device)
+            generators = [augmentation_generator(s, epoch) for s in spec.data_seeds]
         for b in range(steps):
             sl = slice(b * cfg.batch_size, (b + 1) * cfg.batch_size)
             idx = orders[sl] if shared else orders[:, sl]
             xb, yb = x[idx], y[idx]
             if shared:
                 xb = augment(xb, cfg.crop_padding, cfg.flip, generators[0])
-            else:
-                xb = torch.stack([augment(xb[j], cfg.crop_padding, cfg.flip, g) for j, g in enumerate(generators)])
+            elif xb.dim() == 5:  # each model's own draws, applied to all models' images in one gather
+                draws = [augmentation_draws(xb.shape[1], cfg.crop_padding, cfg.flip, g) for g in generators]
+                if draws[0] is not None:
+                    merged = tuple(None if parts[0] is None else torch.cat(parts) for parts in zip(*draws))
+                    xb = apply_augmentation(xb.flatten(0, 1), cfg.crop_padding, merged).view(xb.shape)
             with precision.autocast():
                 logits = forward(params, buffers, xb).float()         # [M, B, classes]
             targets = yb.expand(n_models, -1) if shared else yb       # [M, B]
@@ -347,7 +375,7 @@ def _train_stacked(spec, models, x, y, cfg, resume_path):
             with torch.no_grad():
                 total_loss += per_model.detach() * targets.shape[1]
                 correct += (logits.argmax(-1) == targets).sum(1)
-        _check_finite(total_loss, spec.seeds, epoch)
+        _check_finite(total_loss, spec.init_seeds, epoch)
         rate = n * n_models / (time.perf_counter() - t0)
         _log(f"cohort of {n_models} epoch {epoch + 1}/{cfg.epochs} loss {total_loss.mean().item() / n:.4f} "
              f"acc {correct.mean().item() / n:.4f} samples/s {rate:.0f}")

@@ -28,36 +28,40 @@ def train_cohort_job(dataset_path, out_dir, resume_path, *, experiment: str, alp
     options = {k: v for k, v in model.items() if k != "arch"}
     family = scaled_family(model["arch"], alpha, data.in_shape, data.n_classes, **options)
     n_params_base = family.n_params_base
-    cohort = Cohort.plan(experiment, model["arch"], alpha, replicate, family)
+    train = dict(train)
+    data_order = train.pop("data_order", "own")
+    cohort = Cohort.plan(experiment, model["arch"], alpha, replicate, family, data_order)
     cfg = TrainConfig.from_dict({**train, "device": "cuda" if torch.cuda.is_available() else "cpu"})
     print(f"cohort {experiment} alpha={alpha} replicate={replicate}: {len(cohort.seeds)} models "
           f"(M_feat={cohort.m_feat}, M_param={cohort.m_param}, params {cohort.n_params} vs base {n_params_base}), "
-          f"mode={cfg.mode}, device={cfg.device}")
+          f"mode={cfg.mode}, data order {data_order}, device={cfg.device}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     provenance = {"experiment": experiment, "arch": model["arch"], "alpha": float(alpha), "model": model,
                   "in_shape": list(data.in_shape), "n_classes": data.n_classes,
-                  "config_hash": config_hash(model, train, alpha, replicate)}
+                  "replicate": replicate, "data_order": data_order,
+                  "config_hash": config_hash(model, train, alpha, replicate, data_order)}
 
     def save(models, state):
-        for seed, m in zip(cohort.seeds, models):
+        for i, m in enumerate(models):
             suffix = ".pt" if state == "trained" else "_init.pt"
-            save_atomic({**provenance, "seed": seed, "state": state, "n_params": count_params(m),
-                         "state_dict": m.state_dict()}, out / cohort.filename(seed, suffix))
+            save_atomic({**provenance, "index": i, "seed": cohort.seeds[i], "data_seed": cohort.data_seeds[i],
+                         "state": state, "n_params": count_params(m), "state_dict": m.state_dict()},
+                        out / cohort.filename(i, suffix))
 
     spec = CohortSpec(lambda: build_from_config(model, alpha, data.in_shape, data.n_classes), cohort.seeds,
-                      cohort_seed=replicate)
+                      cohort.data_seeds)
     x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
     Path(resume_path).parent.mkdir(parents=True, exist_ok=True)
     models = train_cohort(spec, x, y, cfg, resume_path=resume_path, on_init=lambda ms: save(ms, "init"))
     save(models, "trained")
     xt, yt = torch.from_numpy(data.x_test), torch.from_numpy(data.y_test)
     accs = [(accuracy(m, x, y), accuracy(m, xt, yt)) for m in models]
-    for seed, (a_train, a_test) in zip(cohort.seeds, accs):
-        print(f"seed {seed}: train accuracy {a_train:.4f}, test accuracy {a_test:.4f}")
+    for i, (a_train, a_test) in enumerate(accs):
+        print(f"model {i}: train accuracy {a_train:.4f}, test accuracy {a_test:.4f}")
     cohort.save(out)
-    (out / "accuracy.tsv").write_text("seed\ttrain\ttest\n" + "".join(
-        f"{s}\t{a:.6f}\t{b:.6f}\n" for s, (a, b) in zip(cohort.seeds, accs)))
+    (out / "accuracy.tsv").write_text("model\ttrain\ttest\n" + "".join(
+        f"{i}\t{a:.6f}\t{b:.6f}\n" for i, (a, b) in enumerate(accs)))
     for leftover in Path(resume_path).parent.glob(Path(resume_path).name + "*"):
         leftover.unlink()  # training finished: the resumable snapshots are obsolete
     return cohort
@@ -71,15 +75,15 @@ def features_job(dataset_path, checkpoint_dir, out_dir, state: str, *, experimen
     out.mkdir(parents=True, exist_ok=True)
     x, xt = torch.from_numpy(data.x_train), torch.from_numpy(data.x_test)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    for seed in cohort.seeds:
-        path = Path(checkpoint_dir) / cohort.filename(seed, ".pt" if state == "trained" else "_init.pt")
+    for i in cohort.indices:
+        path = Path(checkpoint_dir) / cohort.filename(i, ".pt" if state == "trained" else "_init.pt")
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
         model = build_from_config(ckpt["model"], ckpt["alpha"], ckpt["in_shape"], ckpt["n_classes"])
         model.load_state_dict(ckpt["state_dict"])
         attrs = {"experiment": experiment, "dataset": dataset, "arch": cohort.arch, "alpha": cohort.alpha,
-                 "seed": seed, "state": state, "n_params": ckpt["n_params"], "config_hash": ckpt["config_hash"],
+                 "seed": cohort.seeds[i], "index": i, "data_order": cohort.data_order, "state": state, "n_params": ckpt["n_params"], "config_hash": ckpt["config_hash"],
                  "checkpoint_sha256": file_sha256(path), "replicate": cohort.replicate}
-        write_feature_file(out / cohort.filename(seed, ".h5"), {
+        write_feature_file(out / cohort.filename(i, ".h5"), {
             "train": (extract_features(model, x, device=device), data.y_train),
             "test": (extract_features(model, xt, device=device), data.y_test)}, attrs)
     shutil.copy(Path(checkpoint_dir) / "cohort.json", out / "cohort.json")

@@ -17,8 +17,9 @@ rule tune:
     params:
         job=lambda wc: canon(
             {
+                "experiment": wc.exp,
                 "alpha": alpha_value(wc),
-                "seed": exp_config(wc)["seeds"][0] * 10000,
+                "replicate": exp_config(wc)["seeds"][0],
                 "model": exp_config(wc)["model"],
                 "train": exp_config(wc)["train"],
                 "tune": exp_config(wc)["tune"],

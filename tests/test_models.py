@@ -66,7 +66,7 @@ def test_resnet_cohort_matches_one_by_one():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(96, 1, 8, 8, generator=g)
     y = torch.randint(0, 3, (96,), generator=g)
-    spec = CohortSpec(lambda: build_model("resnet18", 0.5, (1, 8, 8), 3, base_width=4), [1, 2, 3], cohort_seed=4)
+    spec = CohortSpec(lambda: build_model("resnet18", 0.5, (1, 8, 8), 3, base_width=4), [1, 2, 3], [4, 5, 6])
     cfg = TrainConfig(epochs=2, batch_size=32, optimizer="sgd", lr=0.05, schedule="step", crop_padding=1)
     together = train_cohort(spec, x, y, cfg)
     alone = train_cohort(spec, x, y, TrainConfig(**{**cfg.__dict__, "mode": "sequential"}))

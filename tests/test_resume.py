@@ -25,7 +25,7 @@ CHILD = textwrap.dedent("""
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(128, 1, 8, 8, generator=g), torch.randint(0, 4, (128,), generator=g)
     arch, mode, resume, out = sys.argv[1:5]
-    spec = T.CohortSpec(lambda: build_model(arch, 0.5, (1, 8, 8), 4, base_width=4), [3, 4], cohort_seed=1)
+    spec = T.CohortSpec(lambda: build_model(arch, 0.5, (1, 8, 8), 4, base_width=4), [3, 4], [5, 6])
     cfg = T.TrainConfig(epochs=6, batch_size=32, optimizer="sgd", lr=0.05, schedule="step", mode=mode,
                         crop_padding=1, flip=True, checkpoint_every=1)
     models = T.train_cohort(spec, x, y, cfg, resume_path=resume)
@@ -90,7 +90,7 @@ def test_tuning_picks_the_best_validation_accuracy(tmp_path):
     x = rng.normal(size=(300, 8)).astype(np.float32)
     y = (x[:, 0] > 0).astype(np.int64)
     Dataset("toy", x[:240], y[:240], x[240:], y[240:]).save(tmp_path / "d.h5")
-    result = tune_job(tmp_path / "d.h5", alpha=1.0, seed=0, model={"arch": "mlp", "widths": [8]},
+    result = tune_job(tmp_path / "d.h5", experiment="e", alpha=1.0, replicate=0, model={"arch": "mlp", "widths": [8]},
                       train={"epochs": 3, "batch_size": 32, "optimizer": "sgd", "schedule": "constant"},
                       tune={"lr": [1e-4, 0.5, 1e6], "weight_decay": [0.0], "validation_fraction": 0.2, "split_seed": 0})
     scores = {g["lr"]: g["val_accuracy"] for g in result["grid"]}

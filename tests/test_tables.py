@@ -10,8 +10,9 @@ def _cohort(folder, alpha, replicate, seeds, accs, m_feat=1, m_param=1):
     folder.mkdir(parents=True)
     (folder / "cohort.json").write_text(json.dumps({
         "experiment": "e", "arch": "mlp", "alpha": alpha, "replicate": replicate, "seeds": seeds,
+        "data_seeds": seeds, "data_order": "own",
         "m_feat": m_feat, "m_param": m_param, "n_params": 100, "n_features": 8, "n_params_base": 400}))
-    (folder / "accuracy.tsv").write_text("seed\ttrain\ttest\n" + "".join(f"{s}\t{a}\t{b}\n" for s, (a, b) in zip(seeds, accs)))
+    (folder / "accuracy.tsv").write_text("model\ttrain\ttest\n" + "".join(f"{i}\t{a}\t{b}\n" for i, (a, b) in enumerate(accs)))
     return str(folder)
 
 

@@ -13,8 +13,9 @@ def _data(n=256, d=12, k=3, seed=0):
     return x, (x[:, :k].argmax(1))
 
 
-def _spec(seeds, alpha=0.5):
-    return CohortSpec(lambda: build_model("mlp", alpha, (12,), 3, widths=[16, 16]), seeds, cohort_seed=7)
+def _spec(seeds, alpha=0.5, data_order="own"):
+    data = [s + 100 for s in seeds] if data_order == "own" else [7] * len(seeds)
+    return CohortSpec(lambda: build_model("mlp", alpha, (12,), 3, widths=[16, 16]), seeds, data)
 
 
 def _weights(models):
@@ -25,9 +26,9 @@ def _weights(models):
 def test_cohort_matches_one_by_one(data_order):
     torch.set_num_threads(1)
     x, y = _data()
-    cfg = TrainConfig(epochs=3, batch_size=32, lr=1e-2, optimizer="sgd", data_order=data_order, schedule="step")
-    cohort = train_cohort(_spec([1, 2, 3]), x, y, cfg)
-    alone = train_cohort(_spec([1, 2, 3]), x, y, TrainConfig(**{**cfg.__dict__, "mode": "sequential"}))
+    cfg = TrainConfig(epochs=3, batch_size=32, lr=1e-2, optimizer="sgd", schedule="step")
+    cohort = train_cohort(_spec([1, 2, 3], data_order=data_order), x, y, cfg)
+    alone = train_cohort(_spec([1, 2, 3], data_order=data_order), x, y, TrainConfig(**{**cfg.__dict__, "mode": "sequential"}))
     for a, b in zip(_weights(cohort), _weights(alone)):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
     assert not torch.equal(_weights(cohort)[0], _weights(cohort)[1])  # different seeds, different models

@@ -4,7 +4,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 - the workflow's own featspan
 
-from featspan.jobs import start_job, write_json
+from featspan.io import write_json
+from featspan.jobs import start_job
 
 start_job(snakemake)  # noqa: F821
 

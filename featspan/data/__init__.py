@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
-from ..h5 import atomic_path
+from ..io import atomic_path
 
 DATASETS = ("mnist1d", "digits", "cifar10", "mnli")
 
