@@ -49,9 +49,7 @@ include: "rules/toy.smk"
 rule all:
     input:
         figure_files(FIGURES),
-        multiext("results/tables/table2_accuracy_and_m", ".csv", ".md"),
-        multiext("results/tables/table3_residual_probes", ".csv", ".md"),
-        shuffled_table_files(),
+        table_files(["table2", "table3", *SHUFFLED_TABLES]),
         toy_outputs(),
     default_target: True
     localrule: True

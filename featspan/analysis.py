@@ -1,10 +1,13 @@
 """The paper's comparisons for one (experiment, state, alpha, replicate): FSE, FSG and FP.
 
-Forward (method.md section 5): ``FSG(alpha) = FSE(M_alpha^[M] -> M_1) - FSE(M_1' -> M_1)``.
+Forward (docs/method.md section 5): ``FSG(alpha) = FSE(M_alpha^[M] -> M_1) - FSE(M_1' -> M_1)``.
 Reverse: ``FSG_rev(alpha) = FSE(M_1 -> M_alpha) - FSE(M_alpha^[M] -> M_alpha)`` with a held-out M_alpha.
 Both are computed for both M choices (features- and parameters-matched) and both evaluation sets.
-The two FSEs of one gap are averaged over the same targets: those live on the fit part and, when the
-outlier rule is on, below the test-error threshold in both regressions.
+The two FSEs of one gap are averaged over the same targets: those live on the fit part in both
+regressions (``targets: live``). Appendix D.3's outlier rule (leave out targets whose test error
+exceeds ``span.outlier_threshold`` in either regression) gives extra test-split records
+(``targets: below_outlier_threshold``), which only Figure 12's second row shows; no validation number
+ever depends on the test split.
 
 All regressions of a cohort share one pass of fit-part statistics over every model involved.
 """
@@ -20,7 +23,7 @@ from .cohort import Cohort
 from .h5 import FeatureBank
 from .probe import feature_performance
 from .similarity import debiased_linear_cka, linear_cka, row_norm_products
-from .span import LambdaGrid, RidgeSpan, RowPlan, SpanStatistics
+from .span import LambdaGrid, RidgeSpan, RowPlan, SpanResult, SpanStatistics
 
 EVAL_SETS = ("validation", "test")
 
@@ -58,7 +61,7 @@ def span_cohort(base_dir: str | Path, narrow_dir: str | Path, span_cfg: dict, re
     records = []
     with FeatureBank(paths) as bank:
         stats = _statistics(bank, RowPlan.regular, span_cfg)
-        regression = _regressions(stats, index, span_cfg, grid, threshold)
+        regression = _regressions(stats, index, span_cfg, grid)
 
         def fse(regressors: str, targets: str):
             return regression(regressors, targets)[0]
@@ -68,18 +71,9 @@ def span_cohort(base_dir: str | Path, narrow_dir: str | Path, span_cfg: dict, re
             pairs = {"forward": (fse(concat, "M_1"), fse("M_1'", "M_1")),
                      "reverse": (fse("M_1", "M_alpha"), fse(concat, "M_alpha"))}
             for direction, (first, second) in pairs.items():
-                keep = first.keep() & second.keep()
-                for eval_set in EVAL_SETS:
-                    a, b = first.fse(eval_set, keep), second.fse(eval_set, keep)
-                    records.append({
-                        "direction": direction, "m_choice": m_choice, "eval": eval_set,
-                        "m": narrow.m_feat if m_choice == "feat" else narrow.m_param,
-                        "fse_first": a, "fse_second": b, "fsg": a - b,
-                        "n_targets": first.n_targets, "n_used_targets": int(keep.sum()),
-                        "n_dead_targets": int((first.dead | second.dead).sum()),
-                        "n_outlier_targets": int((first.outliers() | second.outliers()).sum()),
-                        "lambda_first": first.summary()["lambda"], "lambda_second": second.summary()["lambda"],
-                    })
+                head = {"direction": direction, "m_choice": m_choice,
+                        "m": narrow.m_feat if m_choice == "feat" else narrow.m_param}
+                records += gap_records(first, second, head, threshold)
         forward_fse = _forward_fse(regression, "regular")
         # CKA beside the FSE, from the same statistics (fit rows)
         products = row_norm_products(stats)
@@ -99,11 +93,14 @@ def span_cohort(base_dir: str | Path, narrow_dir: str | Path, span_cfg: dict, re
                                          {**attrs, "state": f"residual_{kind}", "regressors": regressors,
                                           "targets": targets, "m_choice": m_choice})
     if span_cfg.get("shuffled", False):
-        forward_fse += _shuffled_forward_fse(paths[:-1], index, span_cfg, grid, threshold)
+        for plan in (RowPlan.shuffled, RowPlan.regular_subsampled):
+            forward_fse += _forward_fse_with_plan(paths[:-1], index, span_cfg, grid, plan)
     return {"experiment": narrow.experiment, "arch": narrow.arch, "alpha": narrow.alpha,
-            "replicate": narrow.replicate, "m_feat": narrow.m_feat, "m_param": narrow.m_param,
+            "replicate": narrow.replicate, "data_order": narrow.data_order, "m_feat": narrow.m_feat,
+            "m_param": narrow.m_param,
             "lambda_grid": {**span_cfg["lambdas"]}, "per_target_lambda": span_cfg["per_target_lambda"],
             "validation_fraction": span_cfg["validation_fraction"], "outlier_threshold": threshold,
+            "outlier_rule": "test-split records with targets: below_outlier_threshold only (Appendix D.3)",
             "backend": repr(stats.backend), "similarity": similarity, "forward_fse": forward_fse, "records": records}
 
 
@@ -113,7 +110,7 @@ def _statistics(bank: FeatureBank, make_plan, span_cfg: dict) -> SpanStatistics:
     return SpanStatistics.compute(bank, plan, span_cfg.get("chunk_rows", 4096), span_cfg.get("backend", "auto"))
 
 
-def _regressions(stats: SpanStatistics, index: dict, span_cfg: dict, grid: LambdaGrid, threshold):
+def _regressions(stats: SpanStatistics, index: dict, span_cfg: dict, grid: LambdaGrid):
     """``regression(regressors, targets) -> (result, span, coef)`` between named file groups, each solved once."""
     solved = {}
 
@@ -121,35 +118,64 @@ def _regressions(stats: SpanStatistics, index: dict, span_cfg: dict, grid: Lambd
         key = (regressors, targets)
         if key not in solved:
             span = RidgeSpan(stats, index[regressors], index[targets])
-            result, coef = span.run(grid, span_cfg["per_target_lambda"], EVAL_SETS, threshold)
+            result, coef = span.run(grid, span_cfg["per_target_lambda"], EVAL_SETS)
             solved[key] = (result, span, coef)
         return solved[key]
 
     return regression
 
 
+def gap_records(first: SpanResult, second: SpanResult, head: dict, threshold: float | None) -> list[dict]:
+    """FSG = FSE(first) - FSE(second) on each evaluation set, both FSEs averaged over the same targets.
+
+    ``targets: live`` averages over the targets live in both regressions (every set); with a
+    ``threshold``, ``targets: below_outlier_threshold`` (test split only) also leaves out the targets
+    whose test error exceeds it in either regression (Appendix D.3). Each record lists the targets it
+    left out and why."""
+    dead = first.dead | second.dead
+    variants = [("live", ~dead, EVAL_SETS, np.zeros_like(dead))]
+    if threshold is not None:
+        outliers = first.outliers(threshold) | second.outliers(threshold)
+        variants.append(("below_outlier_threshold", ~dead & ~outliers, ("test",), outliers))
+    records = []
+    for targets, keep, eval_sets, left_out in variants:
+        for eval_set in eval_sets:
+            a, b = first.fse(eval_set, keep), second.fse(eval_set, keep)
+            records.append({
+                **head, "eval": eval_set, "targets": targets, "fse_first": a, "fse_second": b, "fsg": a - b,
+                "n_targets": first.n_targets, "n_used_targets": int(keep.sum()),
+                "n_dead_targets": int(dead.sum()), "dead_targets": np.flatnonzero(dead).tolist(),
+                "n_outlier_targets": int(left_out.sum()), "outlier_targets": np.flatnonzero(left_out).tolist(),
+                "outlier_threshold": threshold if targets != "live" else None,
+                "lambda_first": first.summary()["lambda"], "lambda_second": second.summary()["lambda"],
+            })
+    return records
+
+
 FORWARD_REGRESSORS = ("M_1'", "concat_feat", "concat_param")
 
 
 def _forward_fse(regression, row_plan: str) -> list[dict]:
-    """FSE(R -> M_1) for R = another base model and both concatenations (Tables 4 and 5), each over its own
-    kept targets, on both evaluation sets."""
+    """FSE(R -> M_1) for R = another base model and both concatenations (Tables 4 and 5), each over its
+    own live targets, on both evaluation sets, with the row counts it used."""
     records = []
     for regressors in FORWARD_REGRESSORS:
         result = regression(regressors, "M_1")[0]
-        keep = result.keep()
+        keep = result.keep("validation")
         records += [{"regression": row_plan, "regressors": regressors, "eval": eval_set,
-                     "fse": result.fse(eval_set, keep), "n_used_targets": int(keep.sum())}
+                     "fse": result.fse(eval_set, keep), "n_used_targets": int(keep.sum()),
+                     "n_fit_rows": result.n_fit, "n_eval_rows": result.n_eval[eval_set]}
                     for eval_set in EVAL_SETS]
     return records
 
 
-def _shuffled_forward_fse(paths, index, span_cfg: dict, grid: LambdaGrid, threshold) -> list[dict]:
-    """The forward FSEs again under the shuffled regression of Appendix D.4: fit, validation and test rows
-    all drawn from one pool of half training, half test inputs (method.md section 4)."""
+def _forward_fse_with_plan(paths, index, span_cfg: dict, grid: LambdaGrid, plan) -> list[dict]:
+    """The forward FSEs again under another row plan: Appendix D.4's shuffled regression (fit, validation
+    and test rows drawn from one pool of half training, half test inputs) or the regular regression
+    subsampled to the shuffled pool's sizes (so Tables 4 and 5 compare equal sample sizes)."""
     with FeatureBank(paths) as bank:
-        stats = _statistics(bank, RowPlan.shuffled, span_cfg)
-        return _forward_fse(_regressions(stats, index, span_cfg, grid, threshold), "shuffled")
+        stats = _statistics(bank, plan, span_cfg)
+        return _forward_fse(_regressions(stats, index, span_cfg, grid), stats.plan.kind)
 
 
 def probe_sets(cohort_dir, base_dir=None, residual_dir=None, residual_m_choices=("param",)) -> dict[str, list[Path]]:
@@ -176,9 +202,14 @@ def probe_sets(cohort_dir, base_dir=None, residual_dir=None, residual_m_choices=
     return sets
 
 
+class ProbeNotConverged(RuntimeError):
+    """A probe's fit stopped before meeting its tolerance: its accuracy is not the probe's."""
+
+
 def probe_cohort(cohort_dir: str | Path, probe_cfg: dict, base_dir=None, residual_dir=None,
                  residual_m_choices: Sequence[str] = ("param",)) -> dict:
-    """FP (test accuracy of a linear probe) of every feature set of :func:`probe_sets`."""
+    """FP (test accuracy of a linear probe) of every feature set of :func:`probe_sets`; every fit must
+    converge, else the job fails naming the feature set."""
     cohort = Cohort.load(cohort_dir)
     records = []
     for name, paths in probe_sets(cohort_dir, base_dir, residual_dir, residual_m_choices).items():
@@ -186,13 +217,15 @@ def probe_cohort(cohort_dir: str | Path, probe_cfg: dict, base_dir=None, residua
             result = feature_performance(bank.read("train"), bank.labels("train"), bank.read("test"),
                                          bank.labels("test"), C=probe_cfg.get("C"), C_grid=probe_cfg["C_grid"],
                                          validation_fraction=probe_cfg["validation_fraction"],
-                                         split_seed=probe_cfg["split_seed"], max_iter=probe_cfg["max_iter"])
+                                         split_seed=probe_cfg["split_seed"], max_iter=probe_cfg["max_iter"],
+                                         tol=probe_cfg["tol"])
+        if not result.converged:
+            raise ProbeNotConverged(
+                f"the probe on feature set {name!r} of {cohort.experiment} alpha={cohort.alpha:g} "
+                f"replicate={cohort.replicate} ({', '.join(str(p) for p in paths)}) did not reach the gradient "
+                f"tolerance {probe_cfg['tol']:g} within probe.max_iter = {probe_cfg['max_iter']} steps; raise "
+                "probe.max_iter")
         records.append({"features": name, "n_files": len(paths), **result.summary()})
     return {"experiment": cohort.experiment, "arch": cohort.arch, "alpha": cohort.alpha,
-            "replicate": cohort.replicate, "m_feat": cohort.m_feat, "m_param": cohort.m_param, "records": records}
-
-
-def mean_and_spread(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and standard deviation over replicates (0 spread for one replicate)."""
-    arr = np.asarray(values, dtype=np.float64)
-    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+            "replicate": cohort.replicate, "data_order": cohort.data_order, "m_feat": cohort.m_feat,
+            "m_param": cohort.m_param, "records": records}

@@ -52,7 +52,7 @@ def cmd_probe(args) -> dict:
     grid = DEFAULT_C_GRID if args.C_grid is None else [float(c) for c in args.C_grid.replace(",", " ").split()]
     result = feature_performance(x_train, y_train, x_test, y_test, C=args.C, C_grid=grid,
                                  validation_fraction=args.validation_fraction, max_iter=args.max_iter,
-                                 device=args.device, solver=args.solver)
+                                 tol=args.tol, device=args.device, solver=args.solver)
     return {**result.summary(), "features": args.features}
 
 
@@ -109,11 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--C", type=float, default=None, help="fixed inverse L2 strength (scikit-learn C)")
     probe.add_argument("--C-grid", default=None, help="candidate C values when --C is not given")
     probe.add_argument("--validation-fraction", type=float, default=0.1)
-    probe.add_argument("--max-iter", type=int, default=500)
+    probe.add_argument("--max-iter", type=int, default=None,
+                       help="iteration cap per fit (default: 100 Newton steps, 5,000 L-BFGS iterations)")
+    probe.add_argument("--tol", type=float, default=1e-4,
+                       help="converged when the gradient's norm is at most this (scikit-learn's tol, as tight or tighter)")
     probe.add_argument("--device", default=None, help="torch device (default: cuda if available)")
-    probe.add_argument("--solver", choices=("auto", "numpy", "scipy", "torch"), default="auto",
-                       help="auto: numpy (featspan's L-BFGS, preconditioned) on the CPU, torch's L-BFGS on a GPU; "
-                            "scipy: scipy's L-BFGS-B on the numpy objective")
+    probe.add_argument("--solver", choices=("auto", "newton", "lbfgs", "torch"), default="auto",
+                       help="auto: newton (truncated Newton in the features' eigenbasis) on the CPU, torch's L-BFGS "
+                            "on a GPU; lbfgs: scipy's L-BFGS-B on the same objective as newton")
     probe.add_argument("--json", action="store_true", help="print one JSON object")
     probe.set_defaults(func=cmd_probe)
 

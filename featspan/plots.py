@@ -14,8 +14,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .figures import FIGURES  # noqa: E402
+from .catalog import FIGURES  # noqa: E402
 from .io import atomic_path  # noqa: E402
+from .spread import Spread  # noqa: E402
 from .summary import read_table  # noqa: E402
 
 STYLE = {"font.size": 10, "axes.titlesize": 10, "axes.labelsize": 10, "legend.fontsize": 8,
@@ -36,11 +37,6 @@ def _grouped(rows, key, value):
     return out
 
 
-def _stats(values):
-    arr = np.asarray(values, dtype=float)
-    return arr.mean(), (arr.std(ddof=1) if arr.size > 1 else 0.0), arr.size
-
-
 def _alpha_axis(ax, alphas):
     xs = [np.log2(1 / a) for a in alphas]
     ax.set_xticks(xs, [alpha_label(a) for a in alphas])
@@ -48,30 +44,48 @@ def _alpha_axis(ax, alphas):
     return dict(zip(alphas, xs))
 
 
-def _panels(tables: dict[str, list[dict]]):
+def _panels(tables: dict[str, list[dict]], n_rows: int = 1):
     n = len(tables)
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False)
-    return fig, list(zip(axes[0], tables.items()))
+    fig, axes = plt.subplots(n_rows, n, figsize=(4.2 * n, 3.4 * n_rows), squeeze=False)
+    return fig, [list(zip(axes[r], tables.items())) for r in range(n_rows)]
 
 
-def gap_figure(tables, direction: str, state: str, eval: str, title: str):
-    fig, panels = _panels(tables)
-    for ax, (exp, rows) in panels:
-        rows = [r for r in rows if r["direction"] == direction and r["state"] == state and r["eval"] == eval]
-        alphas = sorted({r["alpha"] for r in rows}, reverse=True)
-        x = _alpha_axis(ax, alphas)
-        for m_choice, (color, ls, label) in M_STYLE.items():
-            grouped = _grouped([r for r in rows if r["m_choice"] == m_choice], lambda r: r["alpha"], lambda r: r["fsg"])
-            pts = [(x[a], *_stats(grouped[a])) for a in alphas if a in grouped]
-            if not pts:
-                continue
-            xs, mean, std, n = map(np.array, zip(*pts))
-            ax.errorbar(xs, mean, yerr=std, color=color, ls=ls, marker="o", capsize=3,
-                        label=f"M = {label} (n = {int(n.min())} replicate{'s' if n.min() > 1 else ''})")
-        ax.axhline(0, color="0.5", lw=0.8)
-        ax.set_title(exp)
-        ax.set_ylabel("feature span gap")
-        ax.legend(frameon=False)
+def _series(rows, alphas, x, value):
+    """(x, mean, error bar, n) per alpha of ``rows``, a :class:`Spread` over the rows of each alpha."""
+    grouped = _grouped(rows, lambda r: r["alpha"], value)
+    spreads = {a: Spread.of(grouped[a]) for a in alphas if a in grouped}
+    return [(x[a], s.mean, s.error_bar, s.n) for a, s in spreads.items()]
+
+
+def _n_label(ns) -> str:
+    low, high = min(ns), max(ns)
+    return f"n = {low}" if low == high else f"n = {low}-{high}"
+
+
+def gap_figure(tables, direction: str, state: str, eval: str, title: str, rows=("live",)):
+    """One panel per experiment and target selection (``rows``: ``live``, ``below_outlier_threshold``)."""
+    fig, panel_rows = _panels(tables, len(rows))
+    for targets, panels in zip(rows, panel_rows):
+        for ax, (exp, table) in panels:
+            sel = [r for r in table if r["direction"] == direction and r["state"] == state and r["eval"] == eval
+                   and r.get("targets", "live") == targets]
+            alphas = sorted({r["alpha"] for r in sel}, reverse=True)
+            x = _alpha_axis(ax, alphas)
+            for m_choice, (color, ls, label) in M_STYLE.items():
+                mine = [r for r in sel if r["m_choice"] == m_choice]
+                pts = _series(mine, alphas, x, lambda r: r["fsg"])
+                if not pts:
+                    continue
+                xs, mean, err, n = map(np.array, zip(*pts))
+                extra = ""
+                if targets != "live":
+                    extra = f", {sum(r['n_outlier_targets'] for r in mine)} targets left out in all"
+                ax.errorbar(xs, mean, yerr=err, color=color, ls=ls, marker="o", capsize=3,
+                            label=f"M = {label} ({_n_label(n)}{extra})")
+            ax.axhline(0, color="0.5", lw=0.8)
+            ax.set_title(exp if targets == "live" else f"{exp}: outlier rule applied")
+            ax.set_ylabel("feature span gap")
+            ax.legend(frameon=False)
     _finish(fig, title)
     return fig
 
@@ -93,24 +107,22 @@ FP_LINES = {  # feature set in the probe summary -> (color, line style, legend l
 
 def fp_figure(tables, state: str, title: str, lines=("concat_param", "concat_feat", "single")):
     """Probe accuracy against alpha for the feature sets ``lines``; M_1 as a horizontal band."""
-    fig, panels = _panels(tables)
+    fig, (panels,) = _panels(tables)
     for ax, (exp, rows) in panels:
         rows = [r for r in rows if r["state"] == state]
         alphas = sorted({r["alpha"] for r in rows if r["alpha"] < 1}, reverse=True)
         x = _alpha_axis(ax, alphas)
-        base = [100 * r["accuracy"] for r in rows if r["features"] == "base"]
-        if base:
-            mean, std, n = _stats(base)
-            ax.axhline(mean, color="k", lw=1.5, label=f"M_1 (n = {n})")
-            ax.axhspan(mean - std, mean + std, color="k", alpha=0.1, lw=0)
+        base = Spread.of(100 * r["accuracy"] for r in rows if r["features"] == "base")
+        if base.n:
+            ax.axhline(base.mean, color="k", lw=1.5, label=f"M_1 (n = {base.n})")
+            ax.axhspan(base.mean - base.error_bar, base.mean + base.error_bar, color="k", alpha=0.1, lw=0)
         for name in lines:
             color, ls, label = FP_LINES[name]
-            grouped = _grouped([r for r in rows if r["features"] == name], lambda r: r["alpha"],
-                               lambda r: 100 * r["accuracy"])
-            pts = [(x[a], *_stats(grouped[a])) for a in alphas if a in grouped]
+            pts = _series([r for r in rows if r["features"] == name], alphas, x, lambda r: 100 * r["accuracy"])
             if pts:
-                xs, mean, std, _ = map(np.array, zip(*pts))
-                ax.errorbar(xs, mean, yerr=std, color=color, ls=ls, marker="o", capsize=3, label=label)
+                xs, mean, err, n = map(np.array, zip(*pts))
+                ax.errorbar(xs, mean, yerr=err, color=color, ls=ls, marker="o", capsize=3,
+                            label=f"{label} ({_n_label(n)})")
         ax.set_title(exp)
         ax.set_ylabel("probe test accuracy (%)")
         ax.legend(frameon=False)

@@ -1,29 +1,34 @@
-"""Feature performance (FP): a linear softmax probe on frozen features (method.md section 6).
+"""Feature performance (FP): a linear softmax probe on frozen features (docs/method.md section 6).
 
 ``FP(features)`` is the test accuracy of a multinomial logistic regression trained on the training
 split's features, standardized with training statistics. The L2 strength follows scikit-learn's
 ``C`` convention: the solver minimizes ``C * sum_i CE_i + ||W||^2 / 2`` (intercept unpenalized),
-the same minimizer as ``LogisticRegression(C=C)``. When C is not fixed it is chosen on a validation
-part of the training split over a grid, each fit warm-started from the previous (more regularized) one,
-and the final probe is refit on the whole training split at the chosen C.
+the same minimizer as ``LogisticRegression(C=C)``, in the form divided by ``C n`` that scikit-learn's
+lbfgs solver uses. When C is not fixed it is chosen on a validation part of the training split over a
+grid, each fit warm-started from the previous (more regularized) one, and the final probe is refit on
+the whole training split at the chosen C.
 
-The solver is full-batch L-BFGS on the exact objective with float32 matrix products. On a GPU it
-runs in torch (``torch.optim.LBFGS`` with a strong-Wolfe line search). On the CPU it runs in numpy,
-preconditioned, with :mod:`featspan.lbfgs`: this machine's torch CPU build multiplies the skinny
-``n x d`` by ``d x k`` matrices of a probe 3-8x slower than numpy's BLAS (measured; see
-benchmarks/probe.py), and importing scipy.optimize alone takes 0.6-0.9 s. ``solver="scipy"`` minimizes
-the same preconditioned objective with scipy's L-BFGS-B (a reference); ``solver="torch"`` runs torch's
-solver on the CPU as well: what a GPU runs, checkable without one.
+Every fit must converge: the gradient's Euclidean norm at most ``tol`` (1e-4 by default, scikit-learn's
+tolerance applied to the gradient's norm instead of its largest entry: as tight or tighter). Solvers:
+
+* ``newton`` (the CPU default): truncated Newton in the eigenbasis of the features' Gram matrix
+  (:mod:`featspan.softmax_newton`); float32 products with the data (float64 once float32's
+  resolution stops it short of ``tol``), float64 everything else;
+* ``lbfgs``: scipy's L-BFGS-B on the same objective and coordinates (a reference; many more
+  iterations on correlated features);
+* ``torch`` (the GPU default): torch's L-BFGS with a strong-Wolfe line search, stopped when the
+  gradient's largest entry is at most ``tol`` (scikit-learn's own criterion).
 """
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from .softmax_newton import SoftmaxObjective, minimize_softmax
 
 DEFAULT_C_GRID = tuple(float(c) for c in np.logspace(-4, 1, 6))
 
@@ -48,6 +53,7 @@ class Prepared:
     eigvecs: np.ndarray | None = None
 
     _eig_t: np.ndarray | None = field(default=None, init=False, repr=False)  # eigen_major(), once
+    _sample: tuple | None = field(default=None, init=False, repr=False)       # curvature_sample(), once
 
     @property
     def xs(self) -> np.ndarray:
@@ -59,6 +65,25 @@ class Prepared:
         if self._eig_t is None:
             self._eig_t = self.eigvecs.T.astype(np.float32) @ self.xt
         return self._eig_t
+
+    # Rows behind the Newton preconditioner's diagonal when the data stay unrotated: per feature, 4 rows
+    # (at least 4,096) estimate sum_i a_ij^2 p_ik (1 - p_ik) well enough to precondition.
+    CURVATURE_ROWS_PER_FEATURE = 4
+    MIN_CURVATURE_ROWS = 4096
+
+    def curvature_sample(self) -> tuple[np.ndarray | None, np.ndarray]:
+        """Rows (None: all) and their squared coordinates in the eigenbasis (d x m, float32), from which
+        the Newton solver estimates the Hessian's diagonal at every step."""
+        if self._sample is None:
+            if self.rotate_data():
+                self._sample = (None, np.square(self.eigen_major()))
+            else:
+                d, n = self.xt.shape
+                m = max(self.CURVATURE_ROWS_PER_FEATURE * d, self.MIN_CURVATURE_ROWS)
+                index = None if n <= m else np.linspace(0, n - 1, m).astype(np.intp)
+                rows = self.xt if index is None else np.take(self.xt, index, axis=1)
+                self._sample = (index, np.square(self.eigvecs.T.astype(np.float32) @ rows))
+        return self._sample
 
     def rotate_data(self) -> bool:
         """Whether the solver should rotate the rows into the eigenbasis once (n d^2, shared by every
@@ -155,31 +180,36 @@ class Standardizer:
 
 
 class LogisticProbe:
-    """Multinomial logistic regression in scikit-learn's C convention, solved in torch.
+    """Multinomial logistic regression in scikit-learn's C convention.
 
     Follows scikit-learn's estimator conventions: ``fit(X, y)``, ``predict``, ``score``, learned
-    attributes with a trailing underscore. Inputs are standardized inside ``fit``.
+    attributes with a trailing underscore (``coef_``, ``intercept_``, ``n_iter_``, ``converged_``).
+    Inputs are standardized inside ``fit``. ``max_iter`` caps Newton steps (``newton``) or L-BFGS
+    iterations (``lbfgs``, ``torch``); ``None`` takes the solver's default.
     """
 
-    SOLVERS = ("auto", "numpy", "scipy", "torch")
-    CPU_SOLVERS = ("numpy", "scipy")  # the preconditioned numpy objective, minimized by featspan.lbfgs or scipy
-    LBFGS_MEMORY = 20  # (s, y) pairs every solver's L-BFGS keeps
+    SOLVERS = ("auto", "newton", "lbfgs", "torch")
+    CPU_SOLVERS = ("newton", "lbfgs")   # numpy objectives in the eigenbasis of the features
+    DEFAULT_MAX_ITER = {"newton": 100, "lbfgs": 5000, "torch": 5000}
+    LBFGS_MEMORY = 20  # (s, y) pairs the L-BFGS solvers keep
 
-    def __init__(self, C: float = 1.0, max_iter: int = 500, tol: float = 1e-5, ftol: float = 1e-8,
-                 device: str | None = None, dtype: str = "float32", standardize: bool = True,
-                 solver: str = "auto"):
+    def __init__(self, C: float = 1.0, max_iter: int | None = None, tol: float = 1e-4, device: str | None = None,
+                 dtype: str = "float32", standardize: bool = True, solver: str = "auto"):
         if not C > 0:
             raise ValueError(f"C must be positive, got {C}")
         if solver not in self.SOLVERS:
             raise ValueError(f"unknown solver {solver!r} (one of {', '.join(self.SOLVERS)})")
+        if max_iter is not None and max_iter < 1:
+            raise ValueError(f"max_iter must be at least 1, got {max_iter}")
+        if not tol > 0:
+            raise ValueError(f"tol must be positive, got {tol}")
         self.C = C
         self.max_iter = max_iter
-        self.tol = tol      # stop when the largest gradient entry is below this
-        self.ftol = ftol    # or when the objective's relative decrease is below this (CPU solvers)
+        self.tol = tol
         self.device = device
         self.dtype = dtype
         self.standardize = standardize
-        self.solver = solver  # auto: numpy (featspan.lbfgs) on the CPU, torch's L-BFGS on a GPU
+        self.solver = solver
 
     def _device(self) -> str:
         """The device to solve on: as given, else a GPU when torch sees one, else the CPU."""
@@ -188,13 +218,18 @@ class LogisticProbe:
         from .device import cuda_available
         return "cuda" if cuda_available() else "cpu"
 
-    def _preconditioned(self) -> bool:
-        """Whether the preconditioned numpy objective is minimized (the CPU solvers), else torch's
-        L-BFGS runs on ``_device()``."""
+    def _solver(self) -> str:
+        """The solver that runs: ``auto`` is newton on the CPU and torch elsewhere."""
         on_cpu = self._device().split(":")[0] == "cpu"
         if self.solver in self.CPU_SOLVERS and not on_cpu:
             raise ValueError(f"the {self.solver} solver runs on the CPU, not on {self._device()!r}")
-        return self.solver in self.CPU_SOLVERS or (self.solver == "auto" and on_cpu)
+        if self.solver == "auto":
+            return "newton" if on_cpu else "torch"
+        return self.solver
+
+    def _preconditioned(self) -> bool:
+        """Whether the solver works in the eigenbasis of the features (the CPU solvers)."""
+        return self._solver() in self.CPU_SOLVERS
 
     def fit(self, x: np.ndarray, y: np.ndarray, warm_start: tuple[np.ndarray, np.ndarray] | None = None,
             prepared: Prepared | None = None):
@@ -202,89 +237,76 @@ class LogisticProbe:
         across several fits of the same matrix, e.g. a grid of C."""
         y = np.asarray(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
-        preconditioned = self._preconditioned()
+        solver = self._solver()
+        max_iter = self.max_iter or self.DEFAULT_MAX_ITER[solver]
         if prepared is None or prepared.x is not x:
-            prepared = Prepared.of(x, self.standardize, precondition=preconditioned)
+            prepared = Prepared.of(x, self.standardize, precondition=self._preconditioned())
         self.scaler_ = prepared.scaler
         d, k = x.shape[1], len(self.classes_)
         if warm_start is not None and warm_start[0].shape == (d, k):
             w0, b0 = warm_start
         else:
             w0, b0 = np.zeros((d, k)), np.zeros(k)
-        if preconditioned:
-            weight, bias = self._fit_numpy(prepared, codes, k, w0, b0)
+        if solver == "torch":
+            weight, bias = self._fit_torch(prepared.xs, codes, self._device(), w0, b0, max_iter)
         else:
-            weight, bias = self._fit_torch(prepared.xs, codes, self._device(), w0, b0)
+            weight, bias = self._fit_eigenbasis(prepared, codes, k, w0, b0, solver, max_iter)
         self.coef_ = weight.T  # (k, d) like scikit-learn
-        self.intercept_ = bias
-        if not self.converged_:  # a number from a capped solve is not the probe's: say so (sklearn does too)
-            warnings.warn(f"the probe (C={self.C:g}) stopped at max_iter={self.max_iter} before meeting its "
-                          "tolerances; its accuracy may be off: raise max_iter", ProbeConvergenceWarning, stacklevel=2)
+        # softmax ignores a shift of every intercept and the intercept is unpenalized: report the
+        # centered minimizer, as scikit-learn does
+        self.intercept_ = bias - bias.mean()
+        if not self.converged_:  # a number from an unconverged solve is not the probe's: say so
+            warnings.warn(f"the probe (C={self.C:g}) stopped at max_iter={max_iter} (or at float64 resolution) "
+                          f"with gradient norm {self.gradient_norm_:.2g} > tol={self.tol:g}",
+                          ProbeConvergenceWarning, stacklevel=2)
         return self
 
-    def _fit_numpy(self, prepared: Prepared, codes, k, w0, b0):
-        """L-BFGS (:mod:`featspan.lbfgs`, or scipy's L-BFGS-B) on the exact objective in preconditioned
-        coordinates ``W = P U``.
-
-        ``P = V diag(1 / sqrt(s / (4 n) + 2 pen))`` from the eigendecomposition ``X'X = V diag(s) V'``
-        makes the Hessian of the objective in U close to the identity, so L-BFGS needs a few tens of
-        iterations where it needs hundreds in W on correlated features (a concatenation of many
-        narrow models). The objective and the minimizer in W are unchanged whatever P is: only the
-        coordinates differ. For tall data ``V`` acts on the d x k weights each iteration (cheap next to
-        the n x d data); where d is large next to n the rows are rotated into the eigenbasis once
-        instead (:meth:`Prepared.rotate_data`). Same objective either way, to float32 rounding.
-        """
+    def _objective(self, prepared: Prepared, codes, k) -> SoftmaxObjective:
         if prepared.eigvecs is None:
-            prepared = Prepared.of(prepared.x, self.standardize)
+            raise ValueError("the CPU solvers need the eigenbasis: Prepared.of(x, precondition=True)")
+        penalty = 1.0 / (2.0 * self.C * prepared.xt.shape[1])
+        sample = prepared.curvature_sample()
+        if prepared.rotate_data():
+            return SoftmaxObjective(prepared.eigen_major(), codes, k, penalty, sample=sample)
+        return SoftmaxObjective(prepared.xt, codes, k, penalty, rotation=prepared.eigvecs, sample=sample)
+
+    def _fit_eigenbasis(self, prepared: Prepared, codes, k, w0, b0, solver: str, max_iter: int):
+        """Newton or scipy's L-BFGS-B on the objective in the eigenbasis ``U = V' W``."""
+        objective = self._objective(prepared, codes, k)
         basis = prepared.eigvecs
-        rotated = prepared.rotate_data()
-        data_t = prepared.eigen_major() if rotated else prepared.xt   # d x n
-        d, n = data_t.shape
-        rows = np.arange(n)
-        penalty = 1.0 / (2.0 * self.C * n)
-        scale = 1.0 / np.sqrt(prepared.eigvals / (4.0 * n) + 2.0 * penalty)[:, None]
+        u0 = basis.T @ np.asarray(w0, dtype=np.float64)
+        if solver == "newton":
+            result = minimize_softmax(objective, u0, np.asarray(b0, dtype=np.float64), tol=self.tol, max_iter=max_iter)
+            u, b = result.weight, result.bias
+            self.n_iter_, self.converged_, self.gradient_norm_ = result.n_iter, result.converged, result.gradient_norm
+        else:
+            u, b = self._lbfgs(objective, u0, np.asarray(b0, dtype=np.float64), max_iter)
+        return basis @ u, b
 
-        def objective(theta):
-            w_eig = scale * theta[: d * k].reshape(d, k)                 # V' W: the weights in the eigenbasis
-            b = theta[d * k:]
-            w = w_eig if rotated else basis @ w_eig                      # in the data's coordinates, d x k
-            logits = w.T.astype(np.float32) @ data_t                     # k x n
-            logits += b.astype(np.float32)[:, None]
-            logits -= logits.max(axis=0, keepdims=True)
-            expl = np.exp(logits)
-            norm = expl.sum(axis=0, keepdims=True)
-            loss = float(np.log(norm).sum() - logits[codes, rows].sum()) / n + penalty * float((w * w).sum())
-            resid = expl / norm
-            resid[codes, rows] -= 1.0
-            resid /= n
-            grad_w = (resid @ data_t.T).T.astype(np.float64) + 2.0 * penalty * w   # X'R + 2 pen W, d x k
-            grad_u = scale * (grad_w if rotated else basis.T @ grad_w)
-            return loss, np.concatenate([grad_u.ravel(), resid.sum(axis=1, dtype=np.float64)])
-
-        u0 = (basis.T @ np.asarray(w0, dtype=np.float64)) / scale     # U = P^-1 W; V is orthogonal
-        theta0 = np.concatenate([u0.ravel(), np.asarray(b0, dtype=np.float64)])
-        theta, self.n_iter_, self.converged_ = self._minimize(objective, theta0)
-        return basis @ (scale * theta[: d * k].reshape(d, k)), theta[d * k:]
-
-    def _minimize(self, objective, theta0) -> tuple[np.ndarray, int, bool]:
-        """The CPU solvers' minimizer: featspan's L-BFGS, or scipy's L-BFGS-B with the same stopping
-        rules and memory. Returns the minimizer, the iteration count and whether it stopped before
-        the iteration cap."""
-        if self.solver != "scipy":
-            from .lbfgs import minimize
-
-            result = minimize(objective, theta0, max_iter=self.max_iter, gtol=self.tol, ftol=self.ftol,
-                              memory=self.LBFGS_MEMORY)
-            return result.x, result.n_iter, result.status != "max_iter"
+    def _lbfgs(self, objective: SoftmaxObjective, u0, b0, max_iter: int):
         from scipy.optimize import minimize
 
-        with _scipy_blas_single_threaded():
-            result = minimize(objective, theta0, jac=True, method="L-BFGS-B",
-                              options={"maxiter": self.max_iter, "gtol": self.tol, "ftol": self.ftol,
-                                       "maxcor": self.LBFGS_MEMORY})
-        return result.x, int(result.nit), result.status != 1  # 1: the iteration or evaluation cap
+        shape = u0.shape
+        last = {}
 
-    def _fit_torch(self, xs, codes, device, w0, b0):
+        def fun(theta):
+            loss, gu, gb, _ = objective.value_gradient(theta[:u0.size].reshape(shape), theta[u0.size:])
+            last["norm"] = float(np.sqrt((gu * gu).sum() + (gb * gb).sum()))
+            return loss, np.concatenate([gu.ravel(), gb])
+
+        def stop_at_tolerance(intermediate_result):
+            if last["norm"] <= self.tol:
+                raise StopIteration
+
+        result = minimize(fun, np.concatenate([u0.ravel(), b0]), jac=True, method="L-BFGS-B",
+                          callback=stop_at_tolerance,
+                          options={"maxiter": max_iter, "gtol": 0.0, "ftol": 0.0, "maxcor": self.LBFGS_MEMORY})
+        fun(result.x)  # the gradient at the returned point
+        self.n_iter_, self.gradient_norm_ = int(result.nit), last["norm"]
+        self.converged_ = self.gradient_norm_ <= self.tol
+        return result.x[:u0.size].reshape(shape), result.x[u0.size:]
+
+    def _fit_torch(self, xs, codes, device, w0, b0, max_iter: int):
         import torch
 
         dtype = getattr(torch, self.dtype)
@@ -294,8 +316,8 @@ class LogisticProbe:
         bias = torch.tensor(b0, device=device, dtype=dtype, requires_grad=True)
         n = xt.shape[0]
         penalty = 1.0 / (2.0 * self.C * n)  # C * sum CE + |W|^2/2, divided by C n
-        optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=self.max_iter, tolerance_grad=self.tol,
-                                      tolerance_change=1e-12, history_size=self.LBFGS_MEMORY,
+        optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=max_iter, tolerance_grad=self.tol,
+                                      tolerance_change=0.0, history_size=self.LBFGS_MEMORY,
                                       line_search_fn="strong_wolfe")
 
         def closure():
@@ -306,10 +328,12 @@ class LogisticProbe:
             return loss
 
         optimizer.step(closure)
+        closure()  # the gradient at the returned point
+        grad = torch.cat([weight.grad.flatten(), bias.grad.flatten()])
         state = optimizer.state[optimizer._params[0]]
         self.n_iter_ = state.get("n_iter", 0)
-        # torch's caps: max_iter iterations, and max_eval (1.25 max_iter) function evaluations
-        self.converged_ = self.n_iter_ < self.max_iter and state.get("func_evals", 0) < optimizer.param_groups[0]["max_eval"]
+        self.gradient_norm_ = float(grad.norm())
+        self.converged_ = float(grad.abs().max()) <= self.tol  # scikit-learn's criterion, in torch's stop
         return (weight.detach().cpu().numpy().astype(np.float64),
                 bias.detach().cpu().numpy().astype(np.float64))
 
@@ -335,24 +359,6 @@ class LogisticProbe:
         return self.coef_.T, self.intercept_
 
 
-def _scipy_blas_single_threaded():
-    """One thread for scipy's own BLAS while L-BFGS-B iterates, numpy's keeps its threads.
-
-    pip wheels of numpy and scipy each bundle an OpenBLAS with its own thread pool; the pools' spinning
-    workers steal each other's cores, so the products over the data (numpy) slowed 3x whenever the
-    solver's vector updates (scipy) ran threaded. With scipy's pool at one thread the products keep
-    every core: 2.1x faster than one thread for both (benchmarks/probe.py). Where both share one BLAS
-    (conda), there is no second pool and nothing is limited."""
-    import contextlib
-
-    from threadpoolctl import ThreadpoolController
-
-    controller = ThreadpoolController()
-    own = [lib.filepath for lib in controller.lib_controllers
-           if lib.user_api == "blas" and "scipy" in Path(lib.filepath).parent.name]
-    return controller.select(filepath=own).limit(limits=1) if own else contextlib.nullcontext()
-
-
 @dataclass
 class ProbeResult:
     accuracy: float           # test accuracy of the final probe (the FP)
@@ -360,19 +366,21 @@ class ProbeResult:
     C: float
     validation_accuracy: dict[float, float]  # per candidate C (empty when C was fixed)
     n_features: int
-    n_iter: int = 0           # the final probe's L-BFGS iterations
-    converged: bool = True    # False when any fit (a candidate C's or the final one) hit max_iter
+    n_iter: int = 0           # the final probe's solver iterations (Newton steps with the newton solver)
+    converged: bool = True    # every fit (each candidate C's and the final one) met the tolerance
+    solver: str = ""
 
     def summary(self) -> dict:
         return {"accuracy": self.accuracy, "train_accuracy": self.train_accuracy, "C": self.C,
                 "validation_accuracy": {str(k): v for k, v in self.validation_accuracy.items()},
-                "n_features": self.n_features, "n_iter": self.n_iter, "converged": self.converged}
+                "n_features": self.n_features, "n_iter": self.n_iter, "converged": self.converged,
+                "solver": self.solver}
 
 
 def feature_performance(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, *,
                         C: float | None = None, C_grid: Sequence[float] = DEFAULT_C_GRID,
-                        validation_fraction: float = 0.1, split_seed: int = 0, max_iter: int = 500,
-                        device: str | None = None, solver: str = "auto") -> ProbeResult:
+                        validation_fraction: float = 0.1, split_seed: int = 0, max_iter: int | None = None,
+                        tol: float = 1e-4, device: str | None = None, solver: str = "auto") -> ProbeResult:
     """FP: test accuracy of a softmax probe; C fixed, or chosen on a validation part of the training split.
 
     Features constant over the training split are left out of the solve: standardized they are zero on
@@ -396,7 +404,7 @@ def feature_performance(x_train: np.ndarray, y_train: np.ndarray, x_test: np.nda
         solutions = {}
         x_fit, y_fit = x_train[~val], y_train[~val]
         for c in grid:  # strong to weak regularization, each warm-started from the previous solution
-            probe = LogisticProbe(C=c, max_iter=max_iter, device=device, solver=solver)
+            probe = LogisticProbe(C=c, max_iter=max_iter, tol=tol, device=device, solver=solver)
             if prepared is None:  # one standardization (and, for the CPU solvers, eigenbasis) for the whole grid
                 prepared = Prepared.of(x_fit, precondition=probe._preconditioned())
             probe.fit(x_fit, y_fit, warm, prepared=prepared)
@@ -407,12 +415,12 @@ def feature_performance(x_train: np.ndarray, y_train: np.ndarray, x_test: np.nda
         start = solutions[C]
     # The final probe on every training row, started from the chosen C's solution, preconditioned
     # with the fit part's eigenbasis (the same minimizer without a second eigendecomposition).
-    final = LogisticProbe(C=C, max_iter=max_iter, device=device, solver=solver)
+    final = LogisticProbe(C=C, max_iter=max_iter, tol=tol, device=device, solver=solver)
     full = Prepared.of(x_train, basis=prepared, precondition=final._preconditioned())
     probe = final.fit(x_train, y_train, start, prepared=full)
     train_accuracy = probe._score_prepared(full, y_train)
     return ProbeResult(probe.score(x_test, y_test), train_accuracy, float(C), scores, n_features, probe.n_iter_,
-                       converged and probe.converged_)
+                       converged and probe.converged_, final._solver())
 
 
 def varying_columns(x: np.ndarray, block: int = 4096) -> np.ndarray:

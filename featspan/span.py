@@ -136,6 +136,27 @@ class RowPlan:
         return cls({"train": train, "test": test}, "shuffled")
 
 
+    @classmethod
+    def regular_subsampled(cls, n_train: int, n_test: int, validation_fraction: float = 0.1,
+                           seed: int = 0) -> "RowPlan":
+        """The regular regression on as many rows as :meth:`shuffled` uses: its fit and validation rows
+        drawn from the training split only, its test rows from the test split only, in the shuffled
+        plan's counts. Beside the shuffled regression it separates the effect of mixing the splits
+        from the effect of fewer rows (Tables 4 and 5)."""
+        _check_fraction(validation_fraction)
+        m = min(n_train, n_test)
+        n_fit_part, n_eval = 2 * (m // 2), min(n_test, 2 * (m - m // 2))
+        rng = np.random.default_rng([seed, 1])
+        train = np.full(n_train, NONE, dtype=np.int8)
+        test = np.full(n_test, NONE, dtype=np.int8)
+        picked = rng.choice(n_train, size=n_fit_part, replace=False)
+        n_val = int(round(validation_fraction * n_fit_part))
+        train[picked[n_val:]] = FIT
+        train[picked[:n_val]] = VALIDATION
+        test[rng.choice(n_test, size=n_eval, replace=False)] = TEST
+        return cls({"train": train, "test": test}, "regular_subsampled")
+
+
 def _check_fraction(fraction: float) -> None:
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"validation fraction must be in [0, 1), got {fraction}")
@@ -482,18 +503,24 @@ class SpanResult:
     def n_dead(self) -> int:
         return int(self.dead.sum())
 
-    def outliers(self) -> np.ndarray:
-        """Targets left out by the D.3 rule: test error above the threshold (never for dead targets)."""
-        if self.outlier_threshold is None or "test" not in self.errors:
+    def outliers(self, threshold: float | None = None) -> np.ndarray:
+        """Live targets the D.3 rule leaves out: test error above ``threshold`` (default: the result's
+        own; none when it is None). The rule is defined by the test split's errors, so it only ever
+        applies to test-split FSEs (docs/method.md section 4)."""
+        threshold = self.outlier_threshold if threshold is None else threshold
+        if threshold is None or "test" not in self.errors:
             return np.zeros_like(self.dead)
         with np.errstate(invalid="ignore"):
-            return ~self.dead & ~(self.errors["test"] <= self.outlier_threshold)
+            return ~self.dead & ~(self.errors["test"] <= threshold)
 
-    def keep(self) -> np.ndarray:
-        return ~self.dead & ~self.outliers()
+    def keep(self, eval_set: str = "validation") -> np.ndarray:
+        """The targets an FSE on ``eval_set`` averages: the live ones, and on the test split, when the
+        result has an outlier threshold, those at or below it."""
+        keep = ~self.dead
+        return keep & ~self.outliers() if eval_set == "test" else keep
 
     def fse(self, eval_set: str, keep: np.ndarray | None = None) -> float:
-        keep = self.keep() if keep is None else keep
+        keep = self.keep(eval_set) if keep is None else keep
         values = self.errors[eval_set][keep]
         return float(values.mean()) if values.size else float("nan")
 
@@ -507,6 +534,7 @@ class SpanResult:
             "n_dead_targets": self.n_dead,
             "n_outlier_targets": int(self.outliers().sum()),
             "outlier_threshold": self.outlier_threshold,
+            "outlier_rule_applies_to": "test",
             "n_fit_rows": self.n_fit,
             "n_eval_rows": dict(self.n_eval),
             **self.similarity,

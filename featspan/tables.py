@@ -1,4 +1,7 @@
-"""Tables of the paper built from the workflow's artifacts (Tables 2-5; Table 1 is the toy's)."""
+"""Tables of the paper built from the workflow's artifacts (Tables 2-5; Table 1 is the toy's).
+
+Every cell is a mean with its sample standard deviation and count (:class:`featspan.spread.Spread`).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
 from .cohort import Cohort
-from .figures import SHUFFLED_TABLES
-from .io import atomic_path, write_rows_csv
+from .catalog import SHUFFLED_TABLES
+from .io import write_rows_csv, write_text
+from .spread import Spread
 
 
 def _accuracies(checkpoint_dir) -> dict[int, tuple[float, float]]:
@@ -21,9 +23,9 @@ def _accuracies(checkpoint_dir) -> dict[int, tuple[float, float]]:
 
 
 def table2_rows(checkpoint_dirs: Sequence[str]) -> list[dict]:
-    """Per (experiment, alpha): train and test accuracy of single models M_alpha (mean and std over every
-    model of that width, all replicates: the base models at alpha = 1, every narrow model below),
-    their parameter and feature counts, and M_feat, M_param."""
+    """Per (experiment, alpha): train and test accuracy of single models M_alpha (mean, sample std and
+    count over every model of that width in all replicates: the base models at alpha = 1, every narrow
+    model below), their parameter and feature counts, and M_feat, M_param."""
     groups = defaultdict(list)
     info = {}
     for folder in checkpoint_dirs:
@@ -34,27 +36,29 @@ def table2_rows(checkpoint_dirs: Sequence[str]) -> list[dict]:
         info[(cohort.experiment, cohort.alpha)] = cohort
     rows = []
     for key in sorted(groups, key=lambda k: (k[0], -k[1])):
-        values = np.asarray(groups[key])
+        train, test = Spread.of(a for a, _ in groups[key]), Spread.of(b for _, b in groups[key])
         c = info[key]
         rows.append({"experiment": key[0], "arch": c.arch, "alpha": key[1], "n_params": c.n_params,
                      "n_features": c.n_features, "m_feat": c.m_feat, "m_param": c.m_param,
-                     "train_accuracy": values[:, 0].mean(), "train_std": values[:, 0].std(),
-                     "test_accuracy": values[:, 1].mean(), "test_std": values[:, 1].std(), "n_models": len(values)})
+                     "train_accuracy": train.mean, "train_std": train.sd, "test_accuracy": test.mean,
+                     "test_std": test.sd, "n_models": train.n})
     return rows
 
 
 def write_table2(checkpoint_dirs: Sequence[str], csv_path, md_path) -> None:
     rows = table2_rows(checkpoint_dirs)
     write_rows_csv(rows, csv_path)
-    lines = ["Table 2. Accuracy (%) of single models M_alpha (mean ± std over every model of that width and all "
-             "replicates) and the concatenation sizes M_feat and M_param from the real parameter counts.", "",
-             "| experiment | α | parameters | features | M_feat | M_param | train accuracy (%) | test accuracy (%) | models |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['experiment']} | {r['alpha']:g} | {r['n_params']:,} | {r['n_features']} | {r['m_feat']} | "
-              f"{r['m_param']} | {100 * r['train_accuracy']:.1f} ± {100 * r['train_std']:.1f} | "
-              f"{100 * r['test_accuracy']:.1f} ± {100 * r['test_std']:.1f} | {r['n_models']} |" for r in rows]
-    with atomic_path(md_path) as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
+    lines = ["Table 2. Accuracy (%) of single models M_alpha (mean ± sample std over every model of that width "
+             "and all replicates, n models) and the concatenation sizes M_feat and M_param from the real "
+             "parameter counts.", "",
+             "| experiment | α | parameters | features | M_feat | M_param | train accuracy (%) | test accuracy (%) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        train = Spread(r["train_accuracy"], r["train_std"], r["n_models"]).format(".1f", 100)
+        test = Spread(r["test_accuracy"], r["test_std"], r["n_models"]).format(".1f", 100)
+        lines.append(f"| {r['experiment']} | {_fraction(r['alpha'])} | {r['n_params']:,} | {r['n_features']} | "
+                     f"{r['m_feat']} | {r['m_param']} | {train} | {test} |")
+    write_text("\n".join(lines) + "\n", md_path)
 
 
 TABLE3_ROWS = (  # (label, state, which alpha, feature set) as in the paper's Table 3
@@ -67,7 +71,7 @@ TABLE3_ROWS = (  # (label, state, which alpha, feature set) as in the paper's Ta
 
 def table3_rows(probe_tables: dict[str, list[dict]]) -> list[dict]:
     """Residual-only probes at each experiment's smallest alpha against random-init baselines
-    (method.md section 6, Table 3): mean and std over replicates, in percent."""
+    (docs/method.md section 6, Table 3): a Spread over replicates, in percent, and the alpha."""
     rows = []
     for label, state, which, features in TABLE3_ROWS:
         row = {"row": label}
@@ -76,7 +80,7 @@ def table3_rows(probe_tables: dict[str, list[dict]]) -> list[dict]:
             alpha = 1.0 if which == "base" else smallest
             values = [100 * r["accuracy"] for r in records
                       if r["state"] == state and r["alpha"] == alpha and r["features"] == features]
-            row[exp] = (float(np.mean(values)), float(np.std(values)), len(values), alpha) if values else None
+            row[exp] = (Spread.of(values), alpha) if values else None
         rows.append(row)
     return rows
 
@@ -84,29 +88,30 @@ def table3_rows(probe_tables: dict[str, list[dict]]) -> list[dict]:
 def write_table3(probe_tables: dict[str, list[dict]], csv_path, md_path) -> None:
     rows = table3_rows(probe_tables)
     exps = list(probe_tables)
-    write_rows_csv([{"row": r["row"], "experiment": e, "alpha": r[e][3], "accuracy": r[e][0], "std": r[e][1],
-                     "replicates": r[e][2]} for r in rows for e in exps if r[e]], csv_path)
+    write_rows_csv([{"row": r["row"], "experiment": e, "alpha": r[e][1], "accuracy": r[e][0].mean,
+                     "std": r[e][0].sd, "replicates": r[e][0].n} for r in rows for e in exps if r[e]], csv_path)
     smallest = {e: min(rec["alpha"] for rec in probe_tables[e]) for e in exps}
-    head = " | ".join(f"{e} (α = {smallest[e]:g})" for e in exps)
+    head = " | ".join(f"{e} (α = {_fraction(smallest[e])})" for e in exps)
     md = ["Table 3. Probe test accuracy (%) on residual features alone at each experiment's smallest α, against "
-          "random-init baselines; mean ± std over replicates.", "",
+          "random-init baselines; mean ± sample std over replicates (n replicates).", "",
           f"| feature set | {head} |", "|---|" + "---|" * len(exps)]
-    cell = lambda v: "–" if v is None else f"{v[0]:.1f} ± {v[1]:.1f}"  # noqa: E731
-    md += [f"| {r['row']} | " + " | ".join(cell(r[e]) for e in exps) + " |" for r in rows]
-    with atomic_path(md_path) as tmp:
-        tmp.write_text("\n".join(md) + "\n")
+    md += [f"| {r['row']} | " + " | ".join("–" if r[e] is None else r[e][0].format(".1f") for e in exps) + " |"
+           for r in rows]
+    write_text("\n".join(md) + "\n", md_path)
 
 
-ROW_ORDER = (("regular", "validation"), ("regular", "test"), ("shuffled", "validation"), ("shuffled", "test"))
+REGRESSIONS = ("regular", "regular_subsampled", "shuffled")
+ROW_ORDER = tuple((reg, ev) for reg in REGRESSIONS for ev in ("validation", "test"))
 
 
 def shuffled_rows(span_results: Sequence[dict], m_choice: str = "param") -> list[dict]:
     """Forward FSE per (experiment, regression, eval set, alpha): alpha = 1 is FSE(M_1' -> M_1), a smaller
-    alpha FSE(concatenation of M_<m_choice> narrow models -> M_1); mean and std over replicates.
+    alpha FSE(concatenation of M_<m_choice> narrow models -> M_1); mean, sample std and count over
+    replicates, with the fit and evaluation row counts of the regressions.
 
     Each narrow cohort's span result carries FSE(M_1' -> M_1) of its replicate; it is counted once per
     replicate (the same regression, repeated in every cohort of the replicate)."""
-    values = defaultdict(dict)  # (experiment, regression, eval, alpha) -> {replicate: fse}
+    values = defaultdict(dict)  # (experiment, regression, eval, alpha) -> {replicate: record}
     for result in span_results:
         for r in result.get("forward_fse", []):
             if r["regressors"] == "M_1'":
@@ -115,12 +120,14 @@ def shuffled_rows(span_results: Sequence[dict], m_choice: str = "param") -> list
                 alpha = result["alpha"]
             else:
                 continue
-            values[(result["experiment"], r["regression"], r["eval"], alpha)][result["replicate"]] = r["fse"]
+            values[(result["experiment"], r["regression"], r["eval"], alpha)][result["replicate"]] = r
     rows = []
     for key in sorted(values, key=lambda k: (k[0], ROW_ORDER.index(k[1:3]), -k[3])):
-        v = np.asarray(list(values[key].values()), dtype=float)
+        records = list(values[key].values())
+        spread = Spread.of(r["fse"] for r in records)
         rows.append({"experiment": key[0], "regression": key[1], "eval": key[2], "alpha": key[3],
-                     "m_choice": m_choice, "fse": float(v.mean()), "std": float(v.std()), "replicates": len(v)})
+                     "m_choice": m_choice, "fse": spread.mean, "std": spread.sd, "replicates": spread.n,
+                     "n_fit_rows": records[0].get("n_fit_rows"), "n_eval_rows": records[0].get("n_eval_rows")})
     return rows
 
 
@@ -132,21 +139,26 @@ def write_shuffled_table(name: str, span_results: Sequence[dict], csv_path, md_p
     arch = SHUFFLED_TABLES.get(name, "")
     md = [f"Table {name.removeprefix('table')}. Forward FSE of {arch} experiments, regular vs shuffled regression "
           "(Appendix D.4): α = 1 is FSE(M_1' → M_1), smaller α FSE(concatenation of M_param narrow models → M_1); "
-          "mean ± std over replicates. Lower is better; the shuffled regression fits and evaluates on one mix "
-          "of training and test inputs, so its validation and test errors should agree.", ""]
+          "mean ± sample std over replicates (n replicates). The shuffled regression fits and evaluates on one "
+          "pool of half training, half test inputs; the subsampled regular regression uses the training and test "
+          "splits as the regular one does, with the shuffled pool's row counts. Rows: fit rows / evaluation rows.",
+          ""]
     for exp in dict.fromkeys(r["experiment"] for r in rows):
         mine = [r for r in rows if r["experiment"] == exp]
         alphas = sorted({r["alpha"] for r in mine}, reverse=True)
         cells = {(r["regression"], r["eval"], r["alpha"]): r for r in mine}
-        md += [f"**{exp}**", "", "| regression | error | " + " | ".join(f"α = {_fraction(a)}" for a in alphas) + " |",
-               "|---|---|" + "---|" * len(alphas)]
+        md += [f"**{exp}**", "", "| regression | error | rows | " + " | ".join(f"α = {_fraction(a)}" for a in alphas)
+               + " |", "|---|---|---|" + "---|" * len(alphas)]
         for regression, eval_set in ROW_ORDER:
             row = [cells.get((regression, eval_set, a)) for a in alphas]
-            md.append(f"| {regression} | {eval_set} | " + " | ".join(
-                "–" if c is None else f"{c['fse']:.4f} ± {c['std']:.4f}" for c in row) + " |")
+            if not any(row):
+                continue
+            first = next(c for c in row if c)
+            md.append(f"| {regression.replace('_', ' ')} | {eval_set} | {first['n_fit_rows']} / {first['n_eval_rows']} | "
+                      + " | ".join("–" if c is None else Spread(c["fse"], c["std"], c["replicates"]).format(".4f")
+                                   for c in row) + " |")
         md.append("")
-    with atomic_path(md_path) as tmp:
-        tmp.write_text("\n".join(md))
+    write_text("\n".join(md), md_path)
 
 
 def _fraction(alpha: float) -> str:

@@ -309,7 +309,7 @@ def _probe(cohort, x_train, y_train, x_test, y_test) -> tuple[float, float]:
     with torch.no_grad():
         f_train = cohort.first_layer(torch.from_numpy(x_train)).permute(1, 0, 2).flatten(1).numpy()
         f_test = cohort.first_layer(torch.from_numpy(x_test)).permute(1, 0, 2).flatten(1).numpy()
-    result = feature_performance(f_train, y_train, f_test, y_test, C_grid=(0.01, 1.0), max_iter=200)
+    result = feature_performance(f_train, y_train, f_test, y_test, C_grid=(0.01, 1.0))
     return result.train_accuracy, result.accuracy
 
 

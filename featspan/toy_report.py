@@ -10,7 +10,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .io import atomic_path, write_rows_csv
+from .io import atomic_path, write_rows_csv, write_text
+from .spread import Spread
 
 
 def load_runs(paths: Sequence[str | Path]) -> list[dict]:
@@ -38,43 +39,42 @@ def write_learned_signals(runs: list[dict], path) -> None:
         tmp.write_text(json.dumps(learned_records(runs), indent=2))
 
 
-def _mean_std(values):
-    arr = np.asarray([v for v in values if v is not None], dtype=float)
-    if arr.size == 0:
-        return None, None
-    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+TABLE1_COLUMNS = ("train_accuracy", "test_accuracy", "probe_train_accuracy", "probe_test_accuracy")
 
 
-def table1_rows(runs: list[dict]) -> list[dict]:
-    """Train and test accuracy per (width, number of models), mean and std over seeds. For a
-    concatenation the accuracy is a linear probe's on the concatenated first-layer features."""
+def table1_spreads(runs: list[dict]) -> dict[tuple[int, int], dict[str, Spread]]:
+    """Per (width m, number of models M): the average train and test accuracy of the M single models
+    (the paper's Table 1), a Spread over seeds; beside it, labelled apart, a linear probe's accuracy on
+    the concatenation of their first-layer features (none for M = 1)."""
     groups = defaultdict(list)
     for run in runs:
         groups[(run["width"], run["n_models"])].append(run)
+    return {key: {column: Spread.of(r[column] for r in group) for column in TABLE1_COLUMNS}
+            for key, group in sorted(groups.items())}
+
+
+def table1_rows(runs: list[dict]) -> list[dict]:
     rows = []
-    for (width, n_models), group in sorted(groups.items()):
-        concat = n_models > 1
-        train = [r["probe_train_accuracy"] if concat else r["train_accuracy"] for r in group]
-        test = [r["probe_test_accuracy"] if concat else r["test_accuracy"] for r in group]
-        (tr, tr_sd), (te, te_sd) = _mean_std(train), _mean_std(test)
-        rows.append({"width": width, "n_models": n_models, "accuracy_of": "linear probe" if concat else "model",
-                     "train_accuracy": tr, "train_std": tr_sd, "test_accuracy": te, "test_std": te_sd,
-                     "seeds": len(group)})
+    for (width, n_models), spreads in table1_spreads(runs).items():
+        row = {"width": width, "n_models": n_models}
+        for column, spread in spreads.items():
+            row[column], row[column.replace("accuracy", "std")] = spread.mean, spread.sd
+        row["seeds"] = spreads["train_accuracy"].n
+        rows.append(row)
     return rows
 
 
 def write_table1(runs: list[dict], csv_path, md_path) -> None:
-    rows = table1_rows(runs)
-    write_rows_csv(rows, csv_path)
-    pct = lambda m, s: "–" if m is None else f"{100 * m:.1f} ± {100 * s:.1f}"  # noqa: E731
-    lines = ["Table 1. Toy setting: train and test accuracy (%) by first-layer width m and number of models M",
-             "(m x M constant; for M > 1 a linear probe on the concatenated first-layer features), "
-             f"mean ± std over {rows[0]['seeds']} seeds.", "",
-             "| m | M | accuracy of | train accuracy (%) | test accuracy (%) |", "|---|---|---|---|---|"]
-    lines += [f"| {r['width']} | {r['n_models']} | {r['accuracy_of']} | {pct(r['train_accuracy'], r['train_std'])} | "
-              f"{pct(r['test_accuracy'], r['test_std'])} |" for r in rows]
-    with atomic_path(md_path) as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
+    write_rows_csv(table1_rows(runs), csv_path)
+    lines = ["Table 1. Toy setting: average train and test accuracy (%) of the M single models of first-layer "
+             "width m (m x M constant), mean ± sample std over seeds (n seeds); last columns: a linear probe on "
+             "the concatenation of the M models' first-layer features.", "",
+             "| m | M | train accuracy (%) | test accuracy (%) | probe on the concatenation: train (%) | test (%) |",
+             "|---|---|---|---|---|---|"]
+    for (width, n_models), spreads in table1_spreads(runs).items():
+        cells = " | ".join(spreads[c].format(".1f", 100) for c in TABLE1_COLUMNS)
+        lines.append(f"| {width} | {n_models} | {cells} |")
+    write_text("\n".join(lines) + "\n", md_path)
 
 
 def _pyplot():
@@ -93,23 +93,26 @@ def _save(fig, outputs):
 
 def figure5(runs: list[dict], outputs) -> None:
     """Best correlation with the addition (left) and multiplication (right) vectors during training,
-    for the narrowest concatenation and the wide model, mean over seeds (thin lines: seeds)."""
+    one line per first-layer width m (over all M models of that width), mean over seeds (thin: seeds).
+    Runs of different widths may train for different numbers of epochs (as in the paper)."""
     plt = _pyplot()
 
     widths = sorted({r["width"] for r in runs})
-    pick = {"narrow": widths[0], "wide": widths[-1]}
+    colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(widths)))
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
     for ax, (label, sl) in zip(axes, (("addition", "add"), ("multiplication", "mul"))):
-        for kind, color in (("wide", "tab:red"), ("narrow", "tab:blue")):
-            group = [r for r in runs if r["width"] == pick[kind]]
+        for width, color in zip(widths, colors):
+            group = [r for r in runs if r["width"] == width]
             curves = []
             for r in group:
                 n_add = r["config"]["n_add"]
                 cos = np.asarray(r["max_cos"])
                 curves.append(cos[:, :n_add].mean(1) if sl == "add" else cos[:, n_add:].mean(1))
                 ax.plot(r["epochs"], curves[-1], color=color, lw=0.6, alpha=0.35)
-            ax.plot(group[0]["epochs"], np.mean(curves, axis=0), color=color, lw=2,
-                    label=f"{kind}: {group[0]['n_models']} model{'s' if group[0]['n_models'] > 1 else ''} × m = {pick[kind]}")
+            n_models = group[0]["n_models"]
+            length = min(len(c) for c in curves)
+            ax.plot(group[0]["epochs"][:length], np.mean([c[:length] for c in curves], axis=0), color=color, lw=2,
+                    label=f"m = {width}, M = {n_models} (n = {len(group)} seeds)")
         ax.set_title(f"{label} vectors")
         ax.set_xlabel("epoch")
         ax.set_ylim(-0.02, 1.02)
@@ -152,9 +155,15 @@ def figure6(runs: list[dict], outputs) -> None:
     plt.close(fig)
 
 
+def activation_probability(sigma0: float, threshold: float) -> float:
+    """P(|<w_r, v_j>| > b) for ``w_r ~ N(0, sigma0^2 I)`` and a unit vector v_j: ``<w_r, v_j> ~ N(0, sigma0^2)``,
+    two-sided because a neuron fires on a signal patch ``a_j v_j`` of either sign (docs/method.md section 7)."""
+    return math.erfc(threshold / (sigma0 * math.sqrt(2)))
+
+
 def figure9(runs: list[dict], outputs) -> None:
-    """Neurons per model activated by each signal vector at initialization (<w_r, v_j> > b) vs width,
-    with the expectation m * P(N(0, sigma0^2) > b)."""
+    """Neurons per model activated by each signal vector at initialization (|<w_r, v_j>| > b) vs width,
+    with the expectation m * P(|N(0, sigma0^2)| > b)."""
     plt = _pyplot()
 
     cfg = runs[0]["config"]
@@ -165,13 +174,13 @@ def figure9(runs: list[dict], outputs) -> None:
         by_width[r["width"]]["add"].extend(per_model[:n_add])
         by_width[r["width"]]["mul"].extend(per_model[n_add:])
     widths = np.array(sorted(by_width))
-    tail = 0.5 * math.erfc(cfg["threshold"] / (cfg["sigma0"] * math.sqrt(2)))
+    tail = activation_probability(cfg["sigma0"], cfg["threshold"])
     fig, ax = plt.subplots(figsize=(4.8, 3.6))
     for key, color, label in (("add", "tab:blue", "addition vectors"), ("mul", "tab:red", "multiplication vectors")):
         means = [np.mean(by_width[w][key]) for w in widths]
         ax.plot(widths, means, "o", color=color, label=label)
     grid = np.geomspace(widths.min(), widths.max(), 50)
-    ax.plot(grid, grid * tail, color="k", lw=1, label=f"expected m·P(N(0,σ0²) > b) = {tail:.3g}·m")
+    ax.plot(grid, grid * tail, color="k", lw=1, label=f"expected m·P(|N(0,σ0²)| > b) = {tail:.3g}·m")
     ax.set_xscale("log")
     ax.set_yscale("symlog", linthresh=1)
     ax.set_xlabel("first-layer width m")

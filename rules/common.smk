@@ -2,7 +2,7 @@
 import json
 
 from featspan.cohort_names import alpha_token, experiment_cohorts
-from featspan.figures import FIGURES, SHUFFLED_TABLES
+from featspan.catalog import FIGURES, SHUFFLED_TABLES, TABLES, TOY_FIGURES, TOY_SECTION
 from featspan.jobs import DATA_CODE, MODEL_CODE, source_digest
 
 EXPERIMENTS = list(config["experiments"])
@@ -18,6 +18,7 @@ RESIDUALS = "results/{exp}/residuals/{state}/a{alpha}_r{rep}"
 PROBE = "results/{exp}/probe/{state}/a{alpha}_r{rep}.json"
 SUMMARY = "results/{exp}/summary/{kind}.csv"
 FIGURE = "results/figures/{name}_{slug}.{ext}"
+TABLE = "results/tables/{name}_{slug}.{ext}"
 LOG = "results/logs/{rule}/{stem}.log"
 BENCH = "results/benchmarks/{rule}/{stem}.tsv"
 
@@ -115,9 +116,14 @@ def shuffled_table_experiments(name):
     return [e for e in EXPERIMENTS if config["experiments"][e]["model"]["arch"] == SHUFFLED_TABLES[name]]
 
 
-def shuffled_table_files():
-    return [f"results/tables/{n}_shuffled_fse_{arch}.{ext}"
-            for n, arch in SHUFFLED_TABLES.items() if shuffled_table_experiments(n) for ext in ("csv", "md")]
+def table_file(name, ext):
+    return TABLE.format(name=name, slug=TABLES[name]["slug"], ext=ext)
+
+
+def table_files(names):
+    """CSV and Markdown files of the tables that have something to show."""
+    return [table_file(n, ext) for n in names
+            if (n not in SHUFFLED_TABLES or shuffled_table_experiments(n)) for ext in ("csv", "md")]
 
 
 def report_about(experiments):
@@ -138,10 +144,14 @@ def alpha_label(alpha):
     return num if not den else f"{num}/{den}"
 
 
+def figure_file(name, ext):
+    slug = (FIGURES.get(name) or TOY_FIGURES[name])["slug"]
+    return FIGURE.format(name=name, slug=slug, ext=ext)
+
+
 def figure_files(names):
     """Output files of the figures that have at least one experiment to show."""
-    return [FIGURE.format(name=n, slug=FIGURES[n]["slug"], ext=ext)
-            for n in names if figure_experiments(n) for ext in ("pdf", "png")]
+    return [figure_file(n, ext) for n in names if figure_experiments(n) for ext in ("pdf", "png")]
 
 
 def probe_inputs(wc):
@@ -155,6 +165,7 @@ def probe_inputs(wc):
 
 TOY = config.get("toy")
 TOY_RUN = "results/toy/runs/m{width}_s{seed}.json"
+TOY_SIGNALS = "results/toy/learned_signals.json"
 
 
 def toy_runs(wildcards=None):
@@ -165,11 +176,7 @@ def toy_outputs():
     """Everything the toy setting produces (nothing when the config has no toy section)."""
     if TOY is None:
         return []
-    return ["results/toy/learned_signals.json", "results/tables/table1_toy_accuracy.md"] + [
-        f"results/figures/{name}_{slug}.{ext}"
-        for name, slug in (("fig5", "toy_correlation"), ("fig6", "toy_neuron_forces"), ("fig9", "toy_init_activation"))
-        for ext in ("pdf", "png")
-    ]
+    return [TOY_SIGNALS, *table_files(["table1"])] + [figure_file(n, ext) for n in TOY_FIGURES for ext in ("pdf", "png")]
 
 
 def toy_constants():

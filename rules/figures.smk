@@ -10,9 +10,9 @@ for _name, _spec in FIGURES.items():
         input:
             [SUMMARY.format(exp=e, kind=_spec["source"]) for e in figure_experiments(_name)],
         output:
-            pdf=f"results/figures/{_name}_{_spec['slug']}.pdf",
+            pdf=figure_file(_name, "pdf"),
             png=report(
-                f"results/figures/{_name}_{_spec['slug']}.png",
+                figure_file(_name, "png"),
                 caption="../report/figure.rst",
                 category=_spec["section"],
                 labels={"figure": _name, "shows": _spec["slug"]},
@@ -41,18 +41,14 @@ rule table2:
         lambda wc: [CHECKPOINTS.format(exp=e, alpha=a, rep=r) for e in EXPERIMENTS for a, r in all_cohorts(e)],
     output:
         report(
-            "results/tables/table2_accuracy_and_m.csv",
+            table_file("table2", "csv"),
             caption="../report/table.rst",
-            category="Tables",
-            labels={"table": "table2", "shows": "accuracy and M values"},
+            category=TABLES["table2"]["section"],
+            labels={"table": "table2", "shows": TABLES["table2"]["shows"]},
         ),
-        "results/tables/table2_accuracy_and_m.md",
+        table_file("table2", "md"),
     params:
-        report={
-            "caption": "Table 2: train and test accuracy of single models M_α (mean and standard deviation over "
-            "every model of that width and all replicates), parameter and feature counts, M_feat and M_param.",
-            "experiments": report_about(EXPERIMENTS),
-        },
+        report={"caption": TABLES["table2"]["caption"], "experiments": report_about(EXPERIMENTS)},
     log:
         log("tables", "table2"),
     benchmark:
@@ -73,21 +69,15 @@ rule table3:
         [SUMMARY.format(exp=e, kind="probe") for e in EXPERIMENTS],
     output:
         report(
-            "results/tables/table3_residual_probes.csv",
+            table_file("table3", "csv"),
             caption="../report/table.rst",
-            category="Tables",
-            labels={"table": "table3", "shows": "residual-only probes"},
+            category=TABLES["table3"]["section"],
+            labels={"table": "table3", "shows": TABLES["table3"]["shows"]},
         ),
-        "results/tables/table3_residual_probes.md",
+        table_file("table3", "md"),
     params:
         experiments=EXPERIMENTS,
-        report={
-            "caption": "Table 3: test accuracy of linear probes on residual features alone at each experiment's "
-            "smallest α (R_over: what the trained M_param concatenation misses of M_1; R_low: what M_1 misses of "
-            "the concatenation) against the random-init M_1 and random-init concatenation; mean and standard "
-            "deviation over replicates.",
-            "experiments": report_about(EXPERIMENTS),
-        },
+        report={"caption": TABLES["table3"]["caption"], "experiments": report_about(EXPERIMENTS)},
     log:
         log("tables", "table3"),
     benchmark:
@@ -117,22 +107,15 @@ for _name, _arch in SHUFFLED_TABLES.items():
              for e in shuffled_table_experiments(_name) for a, r in narrow_cohorts(e)],
         output:
             report(
-                f"results/tables/{_name}_shuffled_fse_{_arch}.csv",
+                table_file(_name, "csv"),
                 caption="../report/table.rst",
-                category="Tables",
-                labels={"table": _name, "shows": f"regular vs shuffled FSE, {_arch}"},
+                category=TABLES[_name]["section"],
+                labels={"table": _name, "shows": TABLES[_name]["shows"]},
             ),
-            f"results/tables/{_name}_shuffled_fse_{_arch}.md",
+            table_file(_name, "md"),
         params:
             table=_name,
-            report={
-                "caption": f"Table {_name.removeprefix('table')} (Appendix D.4): forward FSE of the trained {_arch} "
-                "experiments, regular vs shuffled regression, on the validation part and the test split; α = 1 is "
-                "FSE(M_1' → M_1), smaller α FSE(concatenation of M_param narrow models → M_1); lower is better; "
-                "mean and standard deviation over replicates. The shuffled regression fits and evaluates on one "
-                "pool of half training, half test inputs, closing the gap between validation and test errors.",
-                "experiments": report_about(shuffled_table_experiments(_name)),
-            },
+            report={"caption": TABLES[_name]["caption"], "experiments": report_about(shuffled_table_experiments(_name))},
         log:
             log("tables", _name),
         benchmark:

@@ -1,17 +1,3 @@
-TOY_CAPTIONS = {
-    "table1": "Table 1: train and test accuracy of one wide toy model and of concatenations of narrow models "
-    "with the same total first-layer width (for a concatenation, a linear probe on its first-layer features); "
-    "mean and standard deviation over the toy seeds.",
-    "fig5": "Figure 5: best correlation of first-layer neurons with the addition and the multiplication signal "
-    "vectors during training, the narrowest concatenation against the wide model (mean over seeds).",
-    "fig6": "Figure 6: one neuron of a narrow model, activated by a signal vector at initialization: its "
-    "projection on that vector over training and the two forces on it per step (normalized gradient against "
-    "weight decay), cumulated.",
-    "fig9": "Figure 9: neurons per model activated by each signal vector at initialization against "
-    "first-layer width, with the expectation m P(N(0, sigma0^2) > b).",
-}
-
-
 # The toy setting of Section 4: one job per (first-layer width m, seed); M = total_width / m models
 # train together as one batched computation.
 rule toy_run:
@@ -40,7 +26,7 @@ rule toy_learned_signals:
     input:
         toy_runs,
     output:
-        "results/toy/learned_signals.json",
+        TOY_SIGNALS,
     params:
         what="learned_signals",
     log:
@@ -63,15 +49,15 @@ rule table1:
         toy_runs,
     output:
         report(
-            "results/tables/table1_toy_accuracy.csv",
+            table_file("table1", "csv"),
             caption="../report/toy.rst",
-            category="Toy setting (Section 4)",
-            labels={"table": "table1", "shows": "toy accuracy"},
+            category=TABLES["table1"]["section"],
+            labels={"table": "table1", "shows": TABLES["table1"]["shows"]},
         ),
-        "results/tables/table1_toy_accuracy.md",
+        table_file("table1", "md"),
     params:
         what="table1",
-        report={"caption": TOY_CAPTIONS["table1"]},
+        report={"caption": TABLES["table1"]["caption"]},
     log:
         log("toy_report", "table1"),
     benchmark:
@@ -87,7 +73,7 @@ rule table1:
         "../workflow_scripts/toy_report.py"
 
 
-for _name, _slug in (("fig5", "toy_correlation"), ("fig6", "toy_neuron_forces"), ("fig9", "toy_init_activation")):
+for _name, _spec in TOY_FIGURES.items():
 
     rule:
         name:
@@ -95,15 +81,15 @@ for _name, _slug in (("fig5", "toy_correlation"), ("fig6", "toy_neuron_forces"),
         input:
             toy_runs,
         output:
-            pdf=f"results/figures/{_name}_{_slug}.pdf",
+            pdf=figure_file(_name, "pdf"),
             png=report(
-                f"results/figures/{_name}_{_slug}.png",
+                figure_file(_name, "png"),
                 caption="../report/toy.rst",
-                category="Toy setting (Section 4)",
-                labels={"figure": _name, "shows": _slug},
+                category=TOY_SECTION,
+                labels={"figure": _name, "shows": _spec["slug"]},
             ),
         params:
-            report={"caption": TOY_CAPTIONS[_name]},
+            report={"caption": _spec["caption"]},
             what={"fig5": "figure5", "fig6": "figure6", "fig9": "figure9"}[_name],
         log:
             log("toy_report", _name),

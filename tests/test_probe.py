@@ -30,7 +30,8 @@ def _problem(seed=0, n=3000, d=40, k=4, noise=1.5, correlated=False, n_test=None
 def test_matches_sklearn_logistic_regression(C, correlated, n, d):
     x, y, xt, yt = _problem(n=n, d=d, correlated=correlated, n_test=600)
     assert Prepared.of(x).rotate_data() == (d == 240)
-    probe = LogisticProbe(C=C, max_iter=1000, tol=1e-7, ftol=1e-12).fit(x, y)
+    probe = LogisticProbe(C=C, tol=1e-6).fit(x, y)
+    assert probe.converged_ and probe.gradient_norm_ <= 1e-6
     scaler = StandardScaler().fit(x)
     ref = LogisticRegression(C=C, max_iter=5000, tol=1e-10).fit(scaler.transform(x), y)
     assert abs(probe.score(xt, yt) - ref.score(scaler.transform(xt), yt)) <= 0.005
@@ -38,7 +39,7 @@ def test_matches_sklearn_logistic_regression(C, correlated, n, d):
     np.testing.assert_allclose(probe.intercept_, ref.intercept_, atol=2e-3 * max(1.0, np.abs(ref.intercept_).max()))
 
 
-@pytest.mark.parametrize("solver", ["numpy", "scipy", "torch"])
+@pytest.mark.parametrize("solver", ["newton", "lbfgs", "torch"])
 def test_a_c_grid_standardizes_the_fit_part_once(monkeypatch, solver):
     """Every C of the grid reuses one standardized copy of the fit part (and the final probe one of
     the whole training split), whichever solver runs."""
@@ -53,9 +54,9 @@ def test_a_c_grid_standardizes_the_fit_part_once(monkeypatch, solver):
 
 
 def test_solver_choice_is_checked():
-    with pytest.raises(ValueError, match="unknown solver 'newton'"):
-        LogisticProbe(solver="newton")
-    for solver in ("numpy", "scipy"):
+    with pytest.raises(ValueError, match="unknown solver 'sag'"):
+        LogisticProbe(solver="sag")
+    for solver in ("newton", "lbfgs"):
         with pytest.raises(ValueError, match=f"{solver} solver runs on the CPU"):
             LogisticProbe(solver=solver, device="cuda").fit(np.zeros((4, 2), np.float32), [0, 1, 0, 1])
 
@@ -70,19 +71,37 @@ def _objective(probe, prepared, y):
 
 
 @pytest.mark.parametrize("n, d", [(3000, 40), (750, 240)])
-def test_featspans_lbfgs_and_scipys_reach_the_same_probe(n, d):
-    """The default CPU solver (featspan.lbfgs) and scipy's L-BFGS-B on the same preconditioned
-    objective: the same minimum, in as many iterations give or take a few."""
+def test_newton_and_scipys_lbfgs_reach_the_same_probe(n, d):
+    """The default CPU solver (truncated Newton) and scipy's L-BFGS-B on the same objective: the same
+    minimum, Newton in fewer iterations, both converged to the gradient tolerance."""
     x, y, xt, yt = _problem(seed=11, n=n, d=d, correlated=True, n_test=600)
     prepared = Prepared.of(x)
-    ours = LogisticProbe(C=0.1, tol=1e-7, ftol=1e-12, solver="numpy").fit(x, y, prepared=prepared)
-    ref = LogisticProbe(C=0.1, tol=1e-7, ftol=1e-12, solver="scipy").fit(x, y, prepared=prepared)
-    # the objective in float64: equal to 1e-7 (both stop at the float32 products' noise floor)
-    assert _objective(ours, prepared, y) == pytest.approx(_objective(ref, prepared, y), rel=1e-7)
-    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=0, atol=1e-3 * np.abs(ref.coef_).max())
-    np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=0, atol=1e-3 * max(1.0, np.abs(ref.intercept_).max()))
+    ours = LogisticProbe(C=0.1, solver="newton").fit(x, y, prepared=prepared)
+    ref = LogisticProbe(C=0.1, solver="lbfgs").fit(x, y, prepared=prepared)
+    assert ours.converged_ and ref.converged_
+    # both stop at gradient norm 1e-4: the objectives agree to 1e-6, the coefficients to 0.5 %
+    assert _objective(ours, prepared, y) == pytest.approx(_objective(ref, prepared, y), rel=1e-6)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=0, atol=5e-3 * np.abs(ref.coef_).max())
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=0, atol=5e-3 * max(1.0, np.abs(ref.intercept_).max()))
     assert ours.score(xt, yt) == pytest.approx(ref.score(xt, yt), abs=0.002)
-    assert abs(ours.n_iter_ - ref.n_iter_) <= max(5, 0.2 * ref.n_iter_)
+    assert ours.n_iter_ < ref.n_iter_
+
+
+def test_the_gradient_tolerance_is_checked_in_the_original_coordinates():
+    """A converged probe's gradient of scikit-learn's objective (divided by C n), recomputed in float64
+    from its coefficients, has norm at most tol: the tolerance holds for the returned W and b."""
+    x, y, _, _ = _problem(seed=15, n=1500, d=80, correlated=True)
+    prepared = Prepared.of(x)
+    probe = LogisticProbe(C=1.0, tol=1e-4).fit(x, y, prepared=prepared)
+    xs = prepared.xs.astype(np.float64)
+    z = xs @ probe.coef_.T + probe.intercept_
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    p[np.arange(len(y)), y] -= 1
+    n = len(y)
+    grad_w = xs.T @ p / n + probe.coef_.T / (probe.C * n)
+    grad_b = p.sum(axis=0) / n
+    assert np.sqrt((grad_w ** 2).sum() + (grad_b ** 2).sum()) <= 1.05e-4
 
 
 def test_both_layouts_reach_the_same_probe(monkeypatch):
@@ -90,7 +109,7 @@ def test_both_layouts_reach_the_same_probe(monkeypatch):
     fits = {}
     for rotate in (False, True):
         monkeypatch.setattr(Prepared, "rotate_data", lambda self, rotate=rotate: rotate)
-        fits[rotate] = LogisticProbe(C=0.1, max_iter=1000, tol=1e-7, ftol=1e-12).fit(x, y)
+        fits[rotate] = LogisticProbe(C=0.1, tol=1e-6).fit(x, y)
     scale = np.abs(fits[False].coef_).max()
     np.testing.assert_allclose(fits[True].coef_, fits[False].coef_, atol=1e-3 * scale)
     np.testing.assert_allclose(fits[True].intercept_, fits[False].intercept_, atol=1e-3 * max(1.0, scale))
@@ -103,7 +122,7 @@ def test_a_basis_from_a_subset_of_rows_reaches_the_same_probe(monkeypatch):
     for rows in (10**6, 200):  # every row; 200 of the 1,600 rows
         monkeypatch.setattr(Prepared, "MIN_GRAM_ROWS", rows)
         monkeypatch.setattr(Prepared, "GRAM_ROWS_PER_FEATURE", 1)
-        fits[rows] = LogisticProbe(C=0.1, max_iter=1000, tol=1e-7, ftol=1e-12).fit(x, y)
+        fits[rows] = LogisticProbe(C=0.1, tol=1e-6).fit(x, y)
     full, subset = fits[10**6], fits[200]
     np.testing.assert_allclose(subset.coef_, full.coef_, atol=1e-3 * np.abs(full.coef_).max())
     np.testing.assert_allclose(subset.intercept_, full.intercept_, atol=1e-3 * max(1.0, np.abs(full.intercept_).max()))
@@ -175,18 +194,18 @@ def test_standardizer_statistics_and_feature_major_layout():
     assert scaler.transform_features_major(x).flags.c_contiguous
 
 
-@pytest.mark.parametrize("solver", ["numpy", "scipy", "torch"])
+@pytest.mark.parametrize("solver", ["newton", "lbfgs", "torch"])
 def test_a_probe_stopped_by_its_iteration_cap_says_so(solver):
     if solver == "torch":
         pytest.importorskip("torch")
     x, y, xt, yt = _problem(seed=12, n=600, d=30, correlated=True)
     with pytest.warns(ProbeConvergenceWarning, match="stopped at max_iter=2"):
         capped = LogisticProbe(C=1.0, max_iter=2, solver=solver, device="cpu").fit(x, y)
-    assert capped.n_iter_ <= 2 and not capped.converged_  # torch's evaluation cap may stop it first
+    assert capped.n_iter_ <= 2 and not capped.converged_ and capped.gradient_norm_ > 1e-4
     with warnings.catch_warnings():
         warnings.simplefilter("error", ProbeConvergenceWarning)
         done = LogisticProbe(C=1.0, solver=solver, device="cpu").fit(x, y)
-    assert done.converged_ and 2 < done.n_iter_ < 500
+    assert done.converged_ and 2 < done.n_iter_ < 5000
 
 
 def test_the_result_records_iterations_and_convergence():

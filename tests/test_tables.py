@@ -1,6 +1,7 @@
 """Tables 2-5 from workflow artifacts: the right models are averaged, M values come from the manifests."""
 import json
 
+import numpy as np
 import pytest
 
 from featspan.tables import shuffled_rows, table2_rows, write_shuffled_table, write_table2
@@ -21,11 +22,13 @@ def test_table2_averages_base_models_and_every_narrow_model(tmp_path):
             _cohort(tmp_path / "n0", 0.5, 0, [0, 1, 2], [(0.5, 0.4), (0.7, 0.6), (0.6, 0.5)], m_feat=2, m_param=2)]
     base, narrow = table2_rows(dirs)
     assert (base["alpha"], base["n_models"]) == (1.0, 2)
-    assert base["test_accuracy"] == pytest.approx(0.7) and base["train_std"] == pytest.approx(0.05)
+    # the sample standard deviation (ddof = 1), as in every figure
+    assert base["test_accuracy"] == pytest.approx(0.7) and base["train_std"] == pytest.approx(0.1 / np.sqrt(2))
     assert (narrow["m_feat"], narrow["n_models"]) == (2, 3)
     assert narrow["train_accuracy"] == pytest.approx(0.6)
     write_table2(dirs, tmp_path / "t.csv", tmp_path / "t.md")
-    assert "| e | 0.5 | 100 | 8 | 2 | 2 | 60.0 ± 8.2 | 50.0 ± 8.2 | 3 |" in (tmp_path / "t.md").read_text()
+    md = (tmp_path / "t.md").read_text()
+    assert "| e | 1/2 | 100 | 8 | 2 | 2 | 60.0 ± 10.0 (n = 3) | 50.0 ± 10.0 (n = 3) |" in md
 
 
 def test_table3_reads_the_smallest_alpha_and_the_init_baselines():
@@ -37,14 +40,16 @@ def test_table3_reads_the_smallest_alpha_and_the_init_baselines():
                rec("trained", 0.25, "over_param", 0.55), rec("trained", 0.5, "over_param", 0.9),
                rec("init", 0.25, "concat_param", 0.5), rec("trained", 0.25, "low_param", 0.2)]
     rows = table3_rows({"e": records})
-    assert [r["e"][0] for r in rows] == pytest.approx([35.0, 55.0, 50.0, 20.0])
-    assert rows[1]["e"][3] == 0.25 and rows[0]["e"][3] == 1.0
+    assert [r["e"][0].mean for r in rows] == pytest.approx([35.0, 55.0, 50.0, 20.0])
+    assert rows[0]["e"][0].sd == pytest.approx(np.std([30.0, 40.0], ddof=1)) and rows[1]["e"][0].sd is None
+    assert rows[1]["e"][1] == 0.25 and rows[0]["e"][1] == 1.0
 
 
 def test_shuffled_table_counts_the_base_pair_once_per_replicate(tmp_path):
     def result(alpha, replicate, base, concat):
         records = [{"regression": reg, "regressors": name, "eval": ev,
-                    "fse": value + (0.5 if reg == "shuffled" else 0) + (0.25 if ev == "test" else 0)}
+                    "fse": value + (0.5 if reg == "shuffled" else 0) + (0.25 if ev == "test" else 0),
+                    "n_fit_rows": 90, "n_eval_rows": 10 if ev == "validation" else 100}
                    for reg in ("regular", "shuffled") for ev in ("validation", "test")
                    for name, value in (("M_1'", base), ("concat_param", concat), ("concat_feat", 9.0))]
         return {"experiment": "e", "alpha": alpha, "replicate": replicate, "forward_fse": records}
@@ -53,11 +58,11 @@ def test_shuffled_table_counts_the_base_pair_once_per_replicate(tmp_path):
     rows = {(r["regression"], r["eval"], r["alpha"]): r for r in shuffled_rows(results)}
     assert len(rows) == 4 * 3
     base = rows[("regular", "validation", 1.0)]
-    assert base["replicates"] == 2 and base["fse"] == pytest.approx(0.2) and base["std"] == pytest.approx(0.1)
+    assert base["replicates"] == 2 and base["fse"] == pytest.approx(0.2) and base["std"] == pytest.approx(0.2 / np.sqrt(2))
     assert rows[("shuffled", "test", 0.25)]["fse"] == pytest.approx(0.6 + 0.75)
     write_shuffled_table("table4", results, tmp_path / "t.csv", tmp_path / "t.md")
     md = (tmp_path / "t.md").read_text()
-    assert "| shuffled | test | 0.9500 ± 0.1000 | 1.1500 ± 0.2000 | 1.3500 ± 0.2000 |" in md
+    assert "| shuffled | test | 90 / 100 | 0.9500 ± 0.1414 (n = 2) | 1.1500 ± 0.2828 (n = 2) | 1.3500 ± 0.2828 (n = 2) |" in md
     assert "α = 1/4" in md
     with pytest.raises(ValueError, match="span.shuffled"):
         regular_only = [{**r, "forward_fse": [f for f in r["forward_fse"] if f["regression"] == "regular"]}
