@@ -47,7 +47,10 @@ def test_every_stage_runs_and_figures_are_written(tiny_run):
     assert {"direction", "m_choice", "eval", "fsg", "n_dead_targets"} <= set(record)
     forward = json.loads(spans[0].read_text())["forward_fse"]
     assert {(r["regression"], r["eval"]) for r in forward} == {
-        (reg, ev) for reg in ("regular", "shuffled") for ev in ("validation", "test")}
+        (reg, ev) for reg in ("regular", "regular_subsampled", "shuffled") for ev in ("validation", "test")}
+    rows = {(r["regression"], r["eval"]): (r["n_fit_rows"], r["n_eval_rows"]) for r in forward}
+    for ev in ("validation", "test"):  # Tables 4 and 5 compare equal sample sizes
+        assert rows[("regular_subsampled", ev)] == rows[("shuffled", ev)] != rows[("regular", ev)]
 
 
 def test_toy_outputs(tiny_run):
