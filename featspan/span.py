@@ -1,6 +1,6 @@
 """Feature span error (FSE) by ridge regression from sufficient statistics.
 
-Definitions follow ../shared/paper/method.md, sections 4-6:
+Definitions follow docs/method.md, sections 4-6:
 
 * regressors ``X = F(A)`` (n x p) and targets ``Y = F(B)`` (n x q) hold the same inputs in the same order;
 * the task's training rows split into a *fit* part and a *validation* part (default 90/10, fixed seed);
@@ -460,7 +460,7 @@ class SpanStatistics:
 class LambdaGrid:
     """Candidate ridge penalties. ``relative=True`` multiplies them by the mean eigenvalue of the
     centered ``X'X`` (its trace / p), which makes one grid fit features of any scale (our choice,
-    method.md section 4 leaves the grid open)."""
+    docs/method.md section 4 leaves the grid open)."""
 
     values: tuple[float, ...]
     relative: bool = True
@@ -543,7 +543,7 @@ class SpanResult:
 
 # -------------------------------------------------------------------------------------------- solver
 def is_dead(low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """Constant on the fit part (method.md section 4), up to float32 resolution of the stored
+    """Constant on the fit part (docs/method.md section 4), up to float32 resolution of the stored
     features, from each column's smallest and largest value there: exact, where a variance from the
     accumulated moments would carry round-off (a unit silent on every fit row but firing on a
     validation row got a variance of ~1e-16 of that row's square and passed for live)."""

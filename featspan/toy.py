@@ -1,4 +1,4 @@
-"""The toy setting of Section 4 (method.md section 7): why wide models keep features narrow ones unlearn.
+"""The toy setting of Section 4 (docs/method.md section 7): why wide models keep features narrow ones unlearn.
 
 Data. Orthonormal signal vectors ``v_1..v_k`` in R^d, split into addition indices A and multiplication
 indices P. A sample draws signs ``a_j`` uniformly in {-1, +1}; its label is
@@ -203,7 +203,7 @@ def correlations(w1: torch.Tensor, vectors: torch.Tensor, threshold: float) -> t
 
 
 def learned(w1: torch.Tensor, vectors: torch.Tensor, cfg: ToyConfig) -> torch.Tensor:
-    """(M, k) booleans: model i has a neuron that learned v_j (method.md section 7)."""
+    """(M, k) booleans: model i has a neuron that learned v_j (docs/method.md section 7)."""
     cos, active = correlations(w1, vectors, cfg.threshold)
     return ((cos >= 1 - cfg.epsilon) & active).any(dim=1)
 

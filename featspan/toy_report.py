@@ -1,4 +1,4 @@
-"""Outputs of the toy setting: learned_signals.json, Table 1, Figures 5, 6 and 9 (method.md section 7)."""
+"""Outputs of the toy setting: learned_signals.json, Table 1, Figures 5, 6 and 9 (docs/method.md section 7)."""
 
 from __future__ import annotations
 

@@ -17,6 +17,8 @@ batch serves all.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import math
 import os
 import sys
@@ -185,6 +187,7 @@ class CohortSpec:
     build: Callable[[], nn.Module]
     init_seeds: Sequence[int]
     data_seeds: Sequence[int]
+    fingerprint: str = ""  # what ``build`` builds (architecture, widths, input shape): part of the snapshot digest
 
     def __post_init__(self):
         if len(self.init_seeds) != len(self.data_seeds):
@@ -246,11 +249,39 @@ def train_cohort(spec: CohortSpec, x: torch.Tensor, y: torch.Tensor, cfg: TrainC
     return _train_stacked(spec, models, x, y, cfg, resume_path)
 
 
-def _load_resume(path, tag: str):
+def snapshot_digest(spec: CohortSpec, cfg: TrainConfig, x: torch.Tensor, y: torch.Tensor, scope: str) -> str:
+    """A digest of everything that determines the weights a snapshot holds: the model (``spec.fingerprint``),
+    the data (its bytes), the training settings (all but the snapshot interval), every model's streams and
+    the training code. A snapshot whose digest differs was written by another run and is never resumed."""
+    from .jobs import MODEL_CODE, source_digest
+
+    data = hashlib.sha256()
+    for tensor in (x, y):
+        data.update(str((tuple(tensor.shape), str(tensor.dtype))).encode())
+        data.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    settings = {k: v for k, v in cfg.__dict__.items() if k != "checkpoint_every"}
+    blob = json.dumps([scope, spec.fingerprint, settings, list(spec.init_seeds), list(spec.data_seeds),
+                       data.hexdigest(), source_digest(MODEL_CODE)], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _load_resume(path, digest: str):
+    """The snapshot at ``path`` if it was written by this very run (same digest), else None: a snapshot
+    of other settings, or one that cannot be read, is discarded with a log line."""
     if path is None or not Path(path).exists():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    return state if state.get("tag") == tag else None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # a truncated or corrupt file: start over rather than fail
+        _log(f"discarding the unreadable snapshot {path} ({type(err).__name__}: {err}); training from the start")
+        Path(path).unlink()
+        return None
+    if not isinstance(state, dict) or state.get("digest") != digest:
+        _log(f"discarding the snapshot {path}: it was written for other settings, data, seeds or training code "
+             "than this run's; training from the start")
+        Path(path).unlink()
+        return None
+    return state
 
 
 def _train_one(spec, i, model, x, y, cfg, resume_path):
@@ -266,7 +297,8 @@ def _train_one(spec, i, model, x, y, cfg, resume_path):
     scheduler = make_scheduler(optimizer, cfg, steps)
     path = None if resume_path is None else Path(f"{resume_path}.{i}")
     start = 0
-    state = _load_resume(path, f"one:{spec.init_seeds[i]}")
+    digest = snapshot_digest(spec, cfg, x, y, f"one:{i}")
+    state = _load_resume(path, digest)
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -300,7 +332,7 @@ def _train_one(spec, i, model, x, y, cfg, resume_path):
              f"acc {correct.item() / n:.4f} samples/s {rate:.0f}")
         if path is not None and cfg.checkpoint_every and (epoch + 1) % cfg.checkpoint_every == 0 \
                 and epoch + 1 < cfg.epochs:
-            save_atomic({"tag": f"one:{spec.init_seeds[i]}", "epoch": epoch + 1, "model": model.state_dict(),
+            save_atomic({"digest": digest, "epoch": epoch + 1, "model": model.state_dict(),
                          "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                          **_runtime_state(precision)}, path)
     return model.cpu().eval()
@@ -329,9 +361,9 @@ def _train_stacked(spec, models, x, y, cfg, resume_path):
     n = x.shape[0]
     steps = math.ceil(n / cfg.batch_size)
     scheduler = make_scheduler(optimizer, cfg, steps)
-    tag = "cohort:" + ",".join(map(str, spec.init_seeds))
+    digest = snapshot_digest(spec, cfg, x, y, "cohort")
     start = 0
-    state = _load_resume(resume_path, tag)
+    state = _load_resume(resume_path, digest)
     if state is not None:
         with torch.no_grad():
             for k, v in state["params"].items():
@@ -381,7 +413,7 @@ def _train_stacked(spec, models, x, y, cfg, resume_path):
              f"acc {correct.mean().item() / n:.4f} samples/s {rate:.0f}")
         if resume_path is not None and cfg.checkpoint_every and (epoch + 1) % cfg.checkpoint_every == 0 \
                 and epoch + 1 < cfg.epochs:
-            save_atomic({"tag": tag, "epoch": epoch + 1,
+            save_atomic({"digest": digest, "epoch": epoch + 1,
                          "params": {k: v.detach().cpu() for k, v in params.items()},
                          "buffers": {k: v.cpu() for k, v in buffers.items()},
                          "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
@@ -398,7 +430,7 @@ def _train_stacked(spec, models, x, y, cfg, resume_path):
 
 @torch.no_grad()
 def extract_features(model: nn.Module, x: torch.Tensor, batch_size: int = 1024, device: str = "cpu") -> np.ndarray:
-    """The input of the final linear classifier, in eval mode (method.md section 1)."""
+    """The input of the final linear classifier, in eval mode (docs/method.md section 1)."""
     model = model.to(device).eval()
     parts = [model.features(x[i:i + batch_size].to(device)).float().cpu() for i in range(0, x.shape[0], batch_size)]
     return torch.cat(parts).numpy()

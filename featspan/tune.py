@@ -1,4 +1,4 @@
-"""Hyperparameter tuning as in the paper (method.md section 2): a learning rate x weight decay grid for
+"""Hyperparameter tuning as in the paper (docs/method.md section 2): a learning rate x weight decay grid for
 one seed per (experiment, alpha), scored on a validation split carved from the training split; every
 seed's training then reads the winner."""
 

@@ -50,7 +50,7 @@ def train_cohort_job(dataset_path, out_dir, resume_path, *, experiment: str, alp
                         out / cohort.filename(i, suffix))
 
     spec = CohortSpec(lambda: build_from_config(model, alpha, data.in_shape, data.n_classes), cohort.seeds,
-                      cohort.data_seeds)
+                      cohort.data_seeds, fingerprint=config_hash(model, alpha, data.in_shape, data.n_classes))
     x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
     Path(resume_path).parent.mkdir(parents=True, exist_ok=True)
     models = train_cohort(spec, x, y, cfg, resume_path=resume_path, on_init=lambda ms: save(ms, "init"))

@@ -1,4 +1,4 @@
-"""MNLI through Hugging Face datasets, encoded by a frozen pretrained text encoder (method.md section 1).
+"""MNLI through Hugging Face datasets, encoded by a frozen pretrained text encoder (docs/method.md section 1).
 
 Each (premise, hypothesis) pair is tokenized jointly (``max_length``, padded). With
 ``hidden_states: cached`` the encoder's last hidden states are computed once here and stored as

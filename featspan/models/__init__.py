@@ -45,7 +45,7 @@ def count_params(model: "torch.nn.Module") -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-# The paper's settings (method.md section 1): input shape, classes and base-width options per family.
+# The paper's settings (docs/method.md section 1): input shape, classes and base-width options per family.
 PAPER_SETTINGS = {
     "resnet18": {"in_shape": (3, 32, 32), "n_classes": 10, "options": {"base_width": 64}},
     "vgg16": {"in_shape": (3, 32, 32), "n_classes": 10, "options": {"base_width": 64}},

@@ -1,4 +1,4 @@
-"""The width-scaled CIFAR ResNet-18 (method.md section 1).
+"""The width-scaled CIFAR ResNet-18 (docs/method.md section 1).
 
 3x3 stride-1 stem, no max-pool, BasicBlocks [2, 2, 2, 2] with stage widths ``base_width * (1, 2, 4, 8)``
 scaled by alpha, BatchNorm, global average pooling and one linear head. Features: the pooled output

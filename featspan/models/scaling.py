@@ -1,4 +1,4 @@
-"""Width scaling and the concatenation sizes M_feat and M_param (method.md sections 1 and 3)."""
+"""Width scaling and the concatenation sizes M_feat and M_param (docs/method.md sections 1 and 3)."""
 
 from __future__ import annotations
 

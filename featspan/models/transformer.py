@@ -1,4 +1,4 @@
-"""The width-scaled Transformer of the MNLI experiment (method.md section 1).
+"""The width-scaled Transformer of the MNLI experiment (docs/method.md section 1).
 
 Input: a sequence of vectors per example, ``[length, in_dim]`` (the hidden states of a frozen
 pretrained text encoder for MNLI; token patches for the CPU presets). A trainable linear map takes them

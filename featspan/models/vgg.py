@@ -1,4 +1,4 @@
-"""The width-scaled CIFAR VGG-16 with BatchNorm (method.md section 1).
+"""The width-scaled CIFAR VGG-16 with BatchNorm (docs/method.md section 1).
 
 Conv widths 64,64,M,128,128,M,256x3,M,512x3,M,512x3,M times ``base_width / 64`` times alpha, each conv
 3x3 + BatchNorm + ReLU; dropout 0.1 and one linear head. Features: the flattened output of the last
