@@ -7,8 +7,49 @@ need them, so ``featspan --help`` starts fast.
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import sys
+import time
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with bad options reported on one line (rc 2), like every other bad input."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _number(kind, low=None, high=None, low_open=True, high_open=True):
+    """An argparse type: a finite number of ``kind`` within (low, high) (ends open or closed)."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not finite")
+        if low is not None and (value <= low if low_open else value < low):
+            raise argparse.ArgumentTypeError(f"{text} must be {'>' if low_open else '>='} {low}")
+        if high is not None and (value >= high if high_open else value > high):
+            raise argparse.ArgumentTypeError(f"{text} must be {'<' if high_open else '<='} {high}")
+        return value
+    return parse
+
+
+def _numbers(text: str, option: str, low: float = 0.0) -> list[float]:
+    """A comma- or space-separated list of finite numbers >= low, or an error naming the option."""
+    values = []
+    for item in text.replace(",", " ").split():
+        try:
+            value = float(item)
+        except ValueError:
+            raise ValueError(f"{option}: {item!r} is not a number") from None
+        if not math.isfinite(value) or value < low:
+            raise ValueError(f"{option}: {item} must be a finite number >= {low:g}")
+        values.append(value)
+    if not values:
+        raise ValueError(f"{option}: the list is empty")
+    return values
 
 
 def _lambda_grid(args):
@@ -17,11 +58,24 @@ def _lambda_grid(args):
     if args.lambda_ is not None:
         return LambdaGrid((args.lambda_,), relative=False)
     if args.lambdas is not None:
-        values = [float(v) for v in args.lambdas.replace(",", " ").split()]
-        if not values:
-            raise ValueError("--lambdas: the lambda grid is empty")
-        return LambdaGrid(tuple(values), relative=args.relative_lambdas)
+        return LambdaGrid(tuple(_numbers(args.lambdas, "--lambdas")), relative=args.relative_lambdas)
     return default_lambda_grid()
+
+
+class Progress:
+    """Stage timings on stderr (stdout stays the result), for runs longer than a few seconds."""
+
+    AFTER = 3.0  # seconds before the first line
+
+    def __init__(self, command: str):
+        self.command, self.start = command, time.perf_counter()
+        self.shown = False
+
+    def __call__(self, stage: str) -> None:
+        elapsed = time.perf_counter() - self.start
+        if elapsed >= self.AFTER or self.shown:
+            print(f"featspan {self.command}: {stage} after {elapsed:.1f} s", file=sys.stderr, flush=True)
+            self.shown = True
 
 
 def cmd_fse(args) -> dict:
@@ -36,8 +90,15 @@ def cmd_fse(args) -> dict:
                                 per_target=args.per_target_lambda, validation_fraction=args.validation_fraction,
                                 split_seed=args.split_seed, eval_sets=eval_sets, shuffled=args.shuffled,
                                 outlier_threshold=args.outlier_threshold, chunk_rows=args.chunk_rows,
-                                backend=args.backend, cka=args.cka)
+                                backend=args.backend, cka=args.cka, progress=Progress("fse"))
     out = result.summary()
+    for name, value in out["fse"].items():
+        if not math.isfinite(value):
+            kept = int(result.keep(name).sum())
+            why = (f"no target is left to average on the {name} set ({result.n_dead} dead, "
+                   f"{int(result.outliers().sum())} above the outlier threshold)" if kept == 0 else
+                   f"the errors on the {name} set are not finite")
+            raise ValueError(f"FSE on the {name} set is undefined: {why}")
     out.update(regressors=args.regressors, targets=args.targets, shuffled=args.shuffled)
     return out
 
@@ -46,13 +107,18 @@ def cmd_probe(args) -> dict:
     from .h5 import FeatureBank
     from .probe import DEFAULT_C_GRID, feature_performance
 
+    progress = Progress("probe")
+    grid = DEFAULT_C_GRID if args.C_grid is None else _numbers(args.C_grid, "--C-grid", low=1e-300)
     with FeatureBank(args.features) as bank:
         x_train, y_train = bank.read("train"), bank.labels("train")
         x_test, y_test = bank.read("test"), bank.labels("test")
-    grid = DEFAULT_C_GRID if args.C_grid is None else [float(c) for c in args.C_grid.replace(",", " ").split()]
+    progress(f"read {x_train.shape[0]} training rows of {x_train.shape[1]} features")
     result = feature_performance(x_train, y_train, x_test, y_test, C=args.C, C_grid=grid,
                                  validation_fraction=args.validation_fraction, max_iter=args.max_iter,
-                                 tol=args.tol, device=args.device, solver=args.solver)
+                                 tol=args.tol, device=args.device, solver=args.solver, progress=progress)
+    if not result.converged:
+        raise ValueError(f"the probe did not reach the gradient tolerance {args.tol:g} within its iteration cap; "
+                         "raise --max-iter")
     return {**result.summary(), "features": args.features}
 
 
@@ -76,27 +142,28 @@ def cmd_models(args) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="featspan", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(prog="featspan", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     fse = sub.add_parser("fse", help="feature span error of regressor files -> target files")
     fse.add_argument("--regressors", nargs="+", required=True, metavar="A.h5",
                      help="regressor feature files; several are concatenated column-wise")
     fse.add_argument("--targets", nargs="+", required=True, metavar="B.h5", help="target feature files")
     group = fse.add_mutually_exclusive_group()
-    group.add_argument("--lambda", dest="lambda_", type=float, help="fixed ridge penalty (scikit-learn alpha)")
+    group.add_argument("--lambda", dest="lambda_", type=_number(float, 0.0, low_open=False),
+                       help="fixed ridge penalty (scikit-learn alpha)")
     group.add_argument("--lambdas", help="candidate penalties, comma or space separated")
     fse.add_argument("--relative-lambdas", action="store_true",
                      help="multiply --lambdas by the mean eigenvalue of X'X (the default grid is relative)")
     fse.add_argument("--per-target-lambda", action="store_true", help="choose lambda per target")
-    fse.add_argument("--validation-fraction", type=float, default=0.1,
+    fse.add_argument("--validation-fraction", type=_number(float, 0.0, 1.0, low_open=False), default=0.1,
                      help="part of the training rows that chooses lambda (0: fit on all, needs --lambda)")
     fse.add_argument("--split-seed", type=int, default=0)
     fse.add_argument("--eval", choices=("validation", "test", "both"), default="both")
     fse.add_argument("--shuffled", action="store_true", help="Appendix D.4: fit and evaluate on a train/test mix")
-    fse.add_argument("--outlier-threshold", type=float, default=None,
+    fse.add_argument("--outlier-threshold", type=_number(float, 0.0), default=None,
                      help="leave out targets with test error above this (Appendix D.3)")
-    fse.add_argument("--chunk-rows", type=int, default=4096, help="rows read per chunk (bounds memory)")
+    fse.add_argument("--chunk-rows", type=_number(int, 0), default=4096, help="rows read per chunk (bounds memory)")
     fse.add_argument("--backend", choices=("auto", "numpy", "torch"), default="auto",
                      help="float64 statistics with numpy, or torch (GPU when available); auto: torch on a GPU")
     fse.add_argument("--cka", action="store_true", help="also report linear CKA, plain and debiased (fit rows)")
@@ -106,12 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
     probe = sub.add_parser("probe", help="linear-probe test accuracy of feature files")
     probe.add_argument("--features", nargs="+", required=True, metavar="A.h5",
                        help="feature files; several are concatenated column-wise")
-    probe.add_argument("--C", type=float, default=None, help="fixed inverse L2 strength (scikit-learn C)")
+    probe.add_argument("--C", type=_number(float, 0.0), default=None, help="fixed inverse L2 strength (scikit-learn C)")
     probe.add_argument("--C-grid", default=None, help="candidate C values when --C is not given")
-    probe.add_argument("--validation-fraction", type=float, default=0.1)
-    probe.add_argument("--max-iter", type=int, default=None,
+    probe.add_argument("--validation-fraction", type=_number(float, 0.0, 1.0), default=0.1,
+                       help="part of the training rows that chooses C, in (0, 1)")
+    probe.add_argument("--max-iter", type=_number(int, 0), default=None,
                        help="iteration cap per fit (default: 100 Newton steps, 5,000 L-BFGS iterations)")
-    probe.add_argument("--tol", type=float, default=1e-4,
+    probe.add_argument("--tol", type=_number(float, 0.0), default=1e-4,
                        help="converged when the gradient's norm is at most this (scikit-learn's tol, as tight or tighter)")
     probe.add_argument("--device", default=None, help="torch device (default: cuda if available)")
     probe.add_argument("--solver", choices=("auto", "newton", "lbfgs", "torch"), default="auto",
@@ -143,7 +211,8 @@ def main(argv=None) -> int:
         print(f"featspan {args.command}: error: {err}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(out, default=float))
+        from .io import dumps
+        print(dumps(out))  # strict JSON: an undefined number is null
     else:
         _print_human(out)
     return 0

@@ -120,6 +120,8 @@ class FeatureFile:
         if len(dims) != 1:
             raise FeatureFileError(f"{self.path}: train and test have different feature counts {sorted(dims)}")
         self.dim = dims.pop()
+        if self.dim == 0:
+            raise FeatureFileError(f"{self.path}: holds no feature columns")
         self.dtype = np.result_type(*(self._file[s]["features"].dtype for s in SPLITS))
         self.attrs = {k: _plain(v) for k, v in self._file.attrs.items()}
 
@@ -145,7 +147,14 @@ class FeatureFile:
             )
 
     def labels(self, split: str) -> np.ndarray:
-        return self._file[split]["labels"][:].astype(np.int64)
+        """The split's labels as int64; labels that are not whole numbers are refused (never truncated)."""
+        labels = self._file[split]["labels"][:]
+        if not np.issubdtype(labels.dtype, np.integer):
+            whole = np.issubdtype(labels.dtype, np.floating) and np.all(np.isfinite(labels)) \
+                and np.all(labels == np.round(labels))
+            if not whole:
+                raise FeatureFileError(f"{self.path}: /{split}/labels are not integers (dtype {labels.dtype})")
+        return labels.astype(np.int64)
 
     def close(self):
         self._file.close()
@@ -186,6 +195,15 @@ class FeatureBank:
                         f"{first.n_rows(split)}; feature files of one analysis must hold the same inputs"
                     )
         self._labels = {s: first.labels(s) for s in SPLITS}
+        for f in self.files[1:]:
+            for split in SPLITS:
+                labels = f.labels(split)
+                if not np.array_equal(labels, self._labels[split]):
+                    row = int(np.flatnonzero(labels != self._labels[split])[0])
+                    raise FeatureFileError(
+                        f"{f.path}: /{split}/labels differ from {first.path}'s from row {row} on ({labels[row]} vs "
+                        f"{self._labels[split][row]}); feature files of one analysis must hold the same inputs in "
+                        "the same order")
         offsets = np.cumsum([0] + [f.dim for f in self.files])
         self.blocks = [np.arange(offsets[i], offsets[i + 1]) for i in range(len(self.files))]
         self.dim = int(offsets[-1])

@@ -380,7 +380,8 @@ class ProbeResult:
 def feature_performance(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, *,
                         C: float | None = None, C_grid: Sequence[float] = DEFAULT_C_GRID,
                         validation_fraction: float = 0.1, split_seed: int = 0, max_iter: int | None = None,
-                        tol: float = 1e-4, device: str | None = None, solver: str = "auto") -> ProbeResult:
+                        tol: float = 1e-4, device: str | None = None, solver: str = "auto",
+                        progress=None) -> ProbeResult:
     """FP: test accuracy of a softmax probe; C fixed, or chosen on a validation part of the training split.
 
     Features constant over the training split are left out of the solve: standardized they are zero on
@@ -388,6 +389,7 @@ def feature_performance(x_train: np.ndarray, y_train: np.ndarray, x_test: np.nda
     and a concatenation of narrow ReLU models carries many dead units (the toy's 200 width-10 models:
     three in four of their 2,000 features)."""
     n_features = x_train.shape[1]
+    _check_probe_input(x_train, y_train, x_test, y_test, C, validation_fraction)
     varying = varying_columns(x_train)
     if varying.any() and not varying.all():
         x_train, x_test = x_train[:, varying], x_test[:, varying]
@@ -397,9 +399,7 @@ def feature_performance(x_train: np.ndarray, y_train: np.ndarray, x_test: np.nda
         grid = sorted(float(c) for c in C_grid)
         if not grid:
             raise ValueError("the C grid is empty")
-        rng = np.random.default_rng(split_seed)
-        val = np.zeros(len(y_train), dtype=bool)
-        val[rng.choice(len(y_train), size=max(1, int(round(validation_fraction * len(y_train)))), replace=False)] = True
+        val = validation_rows(y_train, validation_fraction, split_seed)
         warm = None
         solutions = {}
         x_fit, y_fit = x_train[~val], y_train[~val]
@@ -409,6 +409,8 @@ def feature_performance(x_train: np.ndarray, y_train: np.ndarray, x_test: np.nda
                 prepared = Prepared.of(x_fit, precondition=probe._preconditioned())
             probe.fit(x_fit, y_fit, warm, prepared=prepared)
             converged &= probe.converged_
+            if progress:
+                progress(f"C = {c:g}: {probe.n_iter_} iterations")
             scores[c] = probe.score(x_train[val], y_train[val])
             warm = solutions[c] = probe._warm()
         C = max(grid, key=lambda c: (scores[c], -c))  # best accuracy; ties go to the stronger penalty
@@ -421,6 +423,38 @@ def feature_performance(x_train: np.ndarray, y_train: np.ndarray, x_test: np.nda
     train_accuracy = probe._score_prepared(full, y_train)
     return ProbeResult(probe.score(x_test, y_test), train_accuracy, float(C), scores, n_features, probe.n_iter_,
                        converged and probe.converged_, final._solver())
+
+
+def _check_probe_input(x_train, y_train, x_test, y_test, C, validation_fraction) -> None:
+    """Refuse what no probe can be trained or scored on, naming what is wrong."""
+    if x_train.shape[1] == 0:
+        raise ValueError("the features have no columns")
+    if x_train.shape[1] != x_test.shape[1]:
+        raise ValueError(f"training and test features differ in width ({x_train.shape[1]} vs {x_test.shape[1]})")
+    for name, labels in (("training", y_train), ("test", y_test)):
+        if not np.issubdtype(np.asarray(labels).dtype, np.integer):
+            raise ValueError(f"the {name} labels are not integers (dtype {np.asarray(labels).dtype})")
+    if len(np.unique(y_train)) < 2:
+        raise ValueError(f"the training labels hold a single class ({np.unique(y_train).tolist()}); a probe needs two")
+    if C is None and not 0 < validation_fraction < 1:
+        raise ValueError(f"validation_fraction (--validation-fraction) must be in (0, 1), got {validation_fraction}")
+
+
+def validation_rows(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """The validation part of the training rows (a boolean mask, fixed seed) that chooses C. Every
+    class must keep rows on both sides, or the choice of C is made on a part that cannot see it."""
+    n_val = int(round(fraction * len(y)))
+    if not 0 < n_val < len(y):
+        raise ValueError(f"validation_fraction (--validation-fraction) = {fraction} gives {n_val} of {len(y)} "
+                         "training rows to the validation part; it needs at least one row and must leave some to fit")
+    val = np.zeros(len(y), dtype=bool)
+    val[np.random.default_rng(seed).choice(len(y), size=n_val, replace=False)] = True
+    for part, mask in (("validation", val), ("fit", ~val)):
+        missing = np.setdiff1d(np.unique(y), np.unique(y[mask]))
+        if missing.size:
+            raise ValueError(f"validation_fraction (--validation-fraction) = {fraction} leaves class "
+                             f"{missing[0]} without {part} rows; choose another fraction or fix C with --C")
+    return val
 
 
 def varying_columns(x: np.ndarray, block: int = 4096) -> np.ndarray:

@@ -494,6 +494,7 @@ class SpanResult:
     n_fit: int = 0
     n_eval: dict[str, int] = field(default_factory=dict)
     similarity: dict[str, float] = field(default_factory=dict)  # optional CKA of the same two sets
+    per_target: bool = False            # lambda chosen per target: summaries list one per target column
 
     @property
     def n_targets(self) -> int:
@@ -529,7 +530,9 @@ class SpanResult:
         unique = np.unique(self.lambdas[live]) if live.any() else np.array([])
         return {
             "fse": {name: self.fse(name) for name in self.errors},
-            "lambda": float(unique[0]) if unique.size == 1 else [float(v) for v in self.lambdas[live]],
+            # one value for all targets, or one per target column (None for a dead target)
+            "lambda": float(unique[0]) if unique.size == 1 and not self.per_target else
+            [None if d else float(v) for v, d in zip(self.lambdas, self.dead)],
             "n_targets": self.n_targets,
             "n_dead_targets": self.n_dead,
             "n_outlier_targets": int(self.outliers().sum()),
@@ -587,6 +590,14 @@ class RidgeSpan:
         """``W = (X'X + lambda I)^-1 X'Y`` (p x q); ``lambdas`` is one value or one per target."""
         lam = np.broadcast_to(np.asarray(lambdas, dtype=np.float64), (self.q,))
         return self.eigvecs @ (self.z / (self.eigvals[:, None] + lam[None, :]))
+
+    def _check_solvable(self, lam: float) -> None:
+        """Refuse a lambda at which X'X + lambda I is singular to working precision (lambda = 0 on
+        linearly dependent regressors): its coefficients, and every error from them, are undefined."""
+        top = float(self.eigvals.max()) if self.eigvals.size else 0.0
+        if float(self.eigvals.min()) + lam <= 1e-12 * max(top, 1e-300):
+            raise ValueError(f"X'X + lambda I is singular at lambda = {lam:g}: the regressors are linearly "
+                             "dependent (a file given twice, or more features than fit rows); choose lambda > 0")
 
     def intercept(self, coef: np.ndarray) -> np.ndarray:
         return self.mean_y - self.mean_x @ coef
@@ -706,8 +717,12 @@ class RidgeSpan:
 
     def run(self, grid, per_target: bool = False, eval_sets: Sequence[str] = ("validation", "test"),
             outlier_threshold: float | None = None) -> tuple[SpanResult, np.ndarray]:
+        if outlier_threshold is not None and not outlier_threshold > 0:
+            raise ValueError(f"the outlier threshold must be positive (a test error above it is an outlier), "
+                             f"got {outlier_threshold}")
         choice, values, val_err = self.select_lambdas(grid, per_target)
         chosen = values[choice]
+        self._check_solvable(float(chosen[~self.dead].min()) if (~self.dead).any() else float(chosen.min()))
         coef = self.coef(chosen)
         errors, n_eval = {}, {}
         for name in eval_sets:
@@ -723,7 +738,8 @@ class RidgeSpan:
             err = np.where(self.dead, np.nan, err)
             errors[name], n_eval[name] = err, n
         lambdas = np.where(self.dead, np.nan, chosen)
-        result = SpanResult(lambdas, values, self.dead.copy(), errors, outlier_threshold, self.stats.gram.n, n_eval)
+        result = SpanResult(lambdas, values, self.dead.copy(), errors, outlier_threshold, self.stats.gram.n, n_eval,
+                            per_target=per_target)
         return result, coef
 
     def write_residuals(self, coef: np.ndarray, path, attrs: dict) -> None:
@@ -749,10 +765,14 @@ def feature_span_error(regressor_paths: Sequence, target_paths: Sequence, *, lam
                        per_target: bool = False, validation_fraction: float = 0.1, split_seed: int = 0,
                        eval_sets: Sequence[str] = ("validation", "test"), shuffled: bool = False,
                        outlier_threshold: float | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
-                       backend: str = "numpy", cka: bool = False) -> SpanResult:
+                       backend: str = "numpy", cka: bool = False, progress=None) -> SpanResult:
     """FSE(regressors -> targets) of feature files in the contract layout (the ``featspan fse`` engine).
 
-    With ``cka``, ``result.similarity`` holds the plain and debiased linear CKA of the two sets."""
+    With ``cka``, ``result.similarity`` holds the plain and debiased linear CKA of the two sets.
+    ``progress(stage)`` is called after each stage (reading, statistics, eigendecomposition, lambda)."""
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows (--chunk-rows) must be a positive integer, got {chunk_rows}")
+    progress = progress or (lambda stage: None)
     paths = list(regressor_paths) + list(target_paths)
     with FeatureBank(paths) as bank:
         make_plan = RowPlan.shuffled if shuffled else RowPlan.regular
@@ -760,9 +780,12 @@ def feature_span_error(regressor_paths: Sequence, target_paths: Sequence, *, lam
         n_reg = len(regressor_paths)
         # one regression: only X'[X Y] (CKA needs Y'Y too)
         stats = SpanStatistics.compute(bank, plan, chunk_rows, backend, None if cka else range(n_reg))
+        progress(f"statistics of {bank.dim} columns over {plan.count(FIT)} fit rows")
         span = RidgeSpan(stats, range(n_reg), range(n_reg, len(paths)))
+        progress(f"eigendecomposition of X'X ({span.p} regressors)")
         grid = default_lambda_grid() if lambdas is None else lambdas
         result, _ = span.run(grid, per_target, eval_sets, outlier_threshold)
+        progress("lambda chosen, errors evaluated")
         if cka:
             from .similarity import debiased_linear_cka, linear_cka
             result.similarity = {"cka": linear_cka(stats, span.regressor_files, span.target_files),

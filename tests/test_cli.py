@@ -61,7 +61,7 @@ def test_probe_torch_solver_agrees_with_the_default(make_features, capsys):
     ("missing", "no such feature file"),
     ("rows", "rows but"),
     ("nan", "holds NaN or inf"),
-    ("grid", "lambda grid is empty"),
+    ("grid", "--lambdas: the list is empty"),
 ])
 def test_fse_errors_name_the_problem(make_features, tmp_path, capsys, problem, expected):
     a, b = _pair(make_features)
@@ -73,7 +73,10 @@ def test_fse_errors_name_the_problem(make_features, tmp_path, capsys, problem, e
     elif problem == "nan":
         bad = np.ones((300, 2))
         bad[5, 0] = np.inf
-        args[4] = str(make_features("nan", bad, np.ones((80, 2))))
+        from featspan.h5 import FeatureFile
+        with FeatureFile(a) as f:  # the same inputs as the others: only the value is wrong
+            labels = f.labels("train"), f.labels("test")
+        args[4] = str(make_features("nan", bad, np.ones((80, 2)), *labels))
     elif problem == "grid":
         args += ["--lambdas", " "]
     assert main(args) == 2

@@ -73,3 +73,103 @@ def test_a_truncated_snapshot_is_discarded(tmp_path):
     log = run.communicate(timeout=300)[0]
     assert run.returncode == 0, log
     assert "discarding the unreadable snapshot" in log
+
+
+# ----------------------------------------------------------------------------------- command line
+def _files(make_features, rng, n=200, n_test=80, k=3, d=6):
+    x = rng.normal(size=(n + n_test, d)).astype(np.float32)
+    y = (np.arange(n + n_test) % k).astype(np.int64)
+    a = make_features("a", x[:n], x[n:], y[:n], y[n:])
+    b = make_features("b", (x @ rng.normal(size=(d, 4))).astype(np.float32)[:n],
+                      (x @ rng.normal(size=(d, 4))).astype(np.float32)[n:], y[:n], y[n:])
+    return a, b
+
+
+def _fails(capsys, argv, *needles):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+def _exits(capsys, argv, *needles):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    for needle in needles:
+        assert needle in err, err
+
+
+@pytest.mark.parametrize("fraction", ["1.0", "0", "-0.2", "1.5", "nan"])
+def test_probe_refuses_a_validation_fraction_outside_the_open_interval(make_features, capsys, fraction):
+    a, _ = _files(make_features, np.random.default_rng(0))
+    _exits(capsys, ["probe", "--features", str(a), "--validation-fraction", fraction], "--validation-fraction")
+
+
+def test_probe_refuses_a_split_that_leaves_a_class_without_validation_rows(make_features, capsys):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(120, 4)).astype(np.float32)
+    y = np.zeros(120, dtype=np.int64)
+    y[:2] = 1                                              # a rare class: 2 of 100 training rows
+    a = make_features("rare", x[:100], x[100:], y[:100], y[100:])
+    _fails(capsys, ["probe", "--features", str(a), "--validation-fraction", "0.02"], "--validation-fraction",
+           "without")
+
+
+def test_probe_refuses_one_class_no_columns_and_non_integer_labels(make_features, capsys, tmp_path):
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(60, 3)).astype(np.float32)
+    one = make_features("one", x[:50], x[50:], np.zeros(50, np.int64), np.zeros(10, np.int64))
+    _fails(capsys, ["probe", "--features", str(one)], "single class")
+    empty = make_features("empty", np.zeros((50, 0), np.float32), np.zeros((10, 0), np.float32))
+    _fails(capsys, ["probe", "--features", str(empty)], str(empty), "no feature columns")
+    import h5py
+    halves = tmp_path / "halves.h5"
+    with h5py.File(halves, "w") as f:
+        for split, n in (("train", 50), ("test", 10)):
+            f.create_dataset(f"{split}/features", data=x[:n])
+            f.create_dataset(f"{split}/labels", data=np.arange(n) % 2 + 0.5)
+    _fails(capsys, ["probe", "--features", str(halves)], str(halves), "not integers")
+
+
+def test_fse_never_prints_nan_with_status_zero(make_features, capsys):
+    a, b = _files(make_features, np.random.default_rng(3))
+    _fails(capsys, ["fse", "--regressors", str(a), str(a), "--targets", str(b), "--lambda", "0", "--json"],
+           "singular", "lambda")
+    _exits(capsys, ["fse", "--regressors", str(a), "--targets", str(b), "--outlier-threshold", "-1"],
+           "--outlier-threshold")
+    _exits(capsys, ["fse", "--regressors", str(a), "--targets", str(b), "--chunk-rows", "0"], "--chunk-rows")
+    _fails(capsys, ["fse", "--regressors", str(a), "--targets", str(b), "--lambdas", "abc"], "--lambdas", "'abc'")
+    # a tiny threshold drops every target of the test FSE: an error, not NaN
+    _fails(capsys, ["fse", "--regressors", str(a), "--targets", str(b), "--outlier-threshold", "1e-9"],
+           "undefined", "test")
+
+
+def test_json_output_is_strict_and_per_target_lambdas_line_up_with_the_targets(make_features, capsys):
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(300, 5)).astype(np.float32)
+    y = np.hstack([x @ rng.normal(size=(5, 3)), np.ones((300, 1)), x[:, :1]]).astype(np.float32)
+    y[:, 4] += rng.normal(size=300).astype(np.float32)
+    y[:, 3] = 2.0                                          # a dead target in the middle
+    a = make_features("x", x[:240], x[240:])
+    b = make_features("y", y[:240], y[240:])
+    assert main(["fse", "--regressors", str(a), "--targets", str(b), "--per-target-lambda", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"non-strict JSON: {c}"))
+    assert len(out["lambda"]) == out["n_targets"] == 5
+    assert out["lambda"][3] is None and all(v is not None for i, v in enumerate(out["lambda"]) if i != 3)
+
+
+def test_files_with_different_labels_are_refused(make_features, capsys):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(100, 4)).astype(np.float32)
+    y = (np.arange(100) % 2).astype(np.int64)
+    shuffled = y.copy()
+    shuffled[37], shuffled[38] = 1 - shuffled[37], 1 - shuffled[38]
+    a = make_features("a", x[:80], x[80:], y[:80], y[80:])
+    b = make_features("b", x[:80], x[80:], shuffled[:80], y[80:])
+    for argv in (["probe", "--features", str(a), str(b)], ["fse", "--regressors", str(a), "--targets", str(b)]):
+        _fails(capsys, argv, str(a), str(b), "row 37")
