@@ -9,7 +9,7 @@ min_version("9.0")
 
 sys.path.insert(0, workflow.basedir)  # the workflow's own featspan (light modules only here)
 
-from featspan.configcheck import explain
+from featspan.configcheck import explain, semantic_errors
 
 # config.yaml is the default; a preset given with --configfile replaces it instead of merging into
 # it, so `--configfile configs/paper.yaml` runs the paper's experiments and no others.
@@ -26,11 +26,8 @@ except WorkflowError as err:  # one line naming the key instead of the schema du
     sys.exit(f"Error: {explain(err.__context__)}")
 
 
-if "toy" in config:
-    for _width in config["toy"]["widths"]:
-        if config["toy"]["total_width"] % _width:
-            sys.exit(f"Error: invalid config key toy.widths: {_width} does not divide toy.total_width "
-                     f"= {config['toy']['total_width']} (each concatenation keeps m x M = total_width)")
+for _error in semantic_errors(config):  # what validates but cannot run, before any job
+    sys.exit(f"Error: {_error}")
 
 
 report: "report/workflow.rst"

@@ -38,8 +38,8 @@ def config_hash(*parts) -> str:
 # digest is a param of those rules: a checkpoint trained by older code is stale, in this workflow folder
 # and in the between-workflow cache alike. tests/test_jobs.py checks the list against real imports.
 DATA_CODE = ("data", "io.py")
-MODEL_CODE = ("data", "models", "cohort.py", "h5.py", "io.py", "jobs.py", "seeding.py", "train.py", "tune.py",
-              "workflow.py")
+MODEL_CODE = ("data", "models", "cohort.py", "h5.py", "io.py", "jobs.py", "progress.py", "seeding.py", "train.py",
+              "tune.py", "workflow.py")
 
 
 def source_digest(parts, package_dir=None) -> str:

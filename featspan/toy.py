@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from .seeding import toy_model_seed
+from .progress import Clock
 
 
 @dataclass
@@ -233,7 +234,8 @@ class ToyRun:
 
 
 def train_toy(cfg: ToyConfig, width: int, n_models: int, seed: int, probe: bool = True,
-              trace_neuron: bool = True) -> ToyRun:
+              trace_neuron: bool = True, log=None) -> ToyRun:
+    """Train one toy cohort; ``log(line)`` receives one progress line per epoch."""
     vectors_np = signal_vectors(cfg, seed)
     x_train, y_train, _ = make_data(cfg, vectors_np, cfg.n_train, seed * 2 + 1)
     x_test, y_test, _ = make_data(cfg, vectors_np, cfg.n_test, seed * 2 + 2)
@@ -256,6 +258,7 @@ def train_toy(cfg: ToyConfig, width: int, n_models: int, seed: int, probe: bool 
         max_cos.append(best.tolist())
 
     record(0)
+    clock = Clock(0, cfg.epochs)
     for epoch in range(cfg.epochs):
         order = torch.from_numpy(order_rng.permutation(cfg.n_train))
         for b in range(steps):
@@ -265,6 +268,9 @@ def train_toy(cfg: ToyConfig, width: int, n_models: int, seed: int, probe: bool 
                 _trace_step(trace, cohort, grads[0], vectors, cfg)
         if (epoch + 1) % cfg.record_every == 0 or epoch + 1 == cfg.epochs:
             record(epoch + 1)
+        if log:
+            log(f"m={width} M={n_models} seed={seed}: epoch {epoch + 1}/{cfg.epochs}, best cos "
+                f"{' '.join(f'{c:.2f}' for c in max_cos[-1])}, {clock(epoch + 1)}")
 
     with torch.no_grad():
         learned_now = learned(cohort.params["w1"], vectors, cfg)

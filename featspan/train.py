@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from .io import atomic_path
+from .progress import Clock
 
 
 class TrainingDiverged(RuntimeError):
@@ -306,6 +307,7 @@ def _train_one(spec, i, model, x, y, cfg, resume_path):
         _restore_runtime(state, precision)
         start = state["epoch"]
         _log(f"model seed {spec.init_seeds[i]}: resumed after epoch {start}")
+    clock = Clock(start, cfg.epochs)
     for epoch in range(start, cfg.epochs):
         model.train()
         t0 = time.perf_counter()
@@ -329,7 +331,7 @@ def _train_one(spec, i, model, x, y, cfg, resume_path):
         _check_finite(total_loss, [spec.init_seeds[i]], epoch)
         rate = n / (time.perf_counter() - t0)
         _log(f"seed {spec.init_seeds[i]} epoch {epoch + 1}/{cfg.epochs} loss {total_loss.item() / n:.4f} "
-             f"acc {correct.item() / n:.4f} samples/s {rate:.0f}")
+             f"acc {correct.item() / n:.4f} samples/s {rate:.0f}, {clock(epoch + 1)}")
         if path is not None and cfg.checkpoint_every and (epoch + 1) % cfg.checkpoint_every == 0 \
                 and epoch + 1 < cfg.epochs:
             save_atomic({"digest": digest, "epoch": epoch + 1, "model": model.state_dict(),
@@ -375,6 +377,7 @@ def _train_stacked(spec, models, x, y, cfg, resume_path):
         _restore_runtime(state, precision)
         start = state["epoch"]
         _log(f"cohort of {n_models}: resumed after epoch {start}")
+    clock = Clock(start, cfg.epochs)
     for epoch in range(start, cfg.epochs):
         t0 = time.perf_counter()
         total_loss = torch.zeros(n_models, device=device)
@@ -410,7 +413,7 @@ def _train_stacked(spec, models, x, y, cfg, resume_path):
         _check_finite(total_loss, spec.init_seeds, epoch)
         rate = n * n_models / (time.perf_counter() - t0)
         _log(f"cohort of {n_models} epoch {epoch + 1}/{cfg.epochs} loss {total_loss.mean().item() / n:.4f} "
-             f"acc {correct.mean().item() / n:.4f} samples/s {rate:.0f}")
+             f"acc {correct.mean().item() / n:.4f} samples/s {rate:.0f}, {clock(epoch + 1)}")
         if resume_path is not None and cfg.checkpoint_every and (epoch + 1) % cfg.checkpoint_every == 0 \
                 and epoch + 1 < cfg.epochs:
             save_atomic({"digest": digest, "epoch": epoch + 1,

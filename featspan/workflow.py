@@ -67,6 +67,23 @@ def train_cohort_job(dataset_path, out_dir, resume_path, *, experiment: str, alp
     return cohort
 
 
+class ArtifactUnreadable(RuntimeError):
+    """An artifact of an earlier job is missing or corrupt; the message says how to rebuild it."""
+
+
+def load_checkpoint(path) -> dict:
+    """A checkpoint written by the train rule, or an error naming the file and how to rebuild it."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+            raise ValueError("no state_dict inside")
+    except Exception as err:
+        raise ArtifactUnreadable(
+            f"{path}: unreadable checkpoint ({type(err).__name__}: {err}). Rebuild it: delete the folder "
+            f"{Path(path).parent} and run snakemake again (or add --forcerun train)") from None
+    return ckpt
+
+
 def features_job(dataset_path, checkpoint_dir, out_dir, state: str, *, experiment: str, dataset: str) -> None:
     """Features (input of the final classifier, eval mode) of every model of a cohort in one state."""
     data = Dataset.load(dataset_path)
@@ -77,7 +94,7 @@ def features_job(dataset_path, checkpoint_dir, out_dir, state: str, *, experimen
     device = "cuda" if torch.cuda.is_available() else "cpu"
     for i in cohort.indices:
         path = Path(checkpoint_dir) / cohort.filename(i, ".pt" if state == "trained" else "_init.pt")
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        ckpt = load_checkpoint(path)
         model = build_from_config(ckpt["model"], ckpt["alpha"], ckpt["in_shape"], ckpt["n_classes"])
         model.load_state_dict(ckpt["state_dict"])
         attrs = {"experiment": experiment, "dataset": dataset, "arch": cohort.arch, "alpha": cohort.alpha,

@@ -144,6 +144,15 @@ def alpha_label(alpha):
     return num if not den else f"{num}/{den}"
 
 
+def unavailable(target, needs):
+    """The input function of a target this config cannot make: asking for it says what it needs."""
+
+    def refuse(wildcards):
+        raise WorkflowError(f"{target} needs {needs}; this config has none (experiments: {', '.join(EXPERIMENTS)})")
+
+    return refuse
+
+
 def figure_file(name, ext):
     slug = (FIGURES.get(name) or TOY_FIGURES[name])["slug"]
     return FIGURE.format(name=name, slug=slug, ext=ext)

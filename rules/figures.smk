@@ -1,7 +1,15 @@
 # One target rule per figure of the paper: `snakemake fig1` builds just that figure and what it needs.
-# A figure restricted to some architectures (fig10: VGG-16) has no rule when no experiment has them.
+# A figure restricted to some architectures (fig10: VGG-16) that no experiment has says so when asked for.
 for _name, _spec in FIGURES.items():
     if not figure_experiments(_name):
+
+        rule:
+            name:
+                _name
+            input:
+                unavailable(_name, "an experiment with model.arch: " + " or ".join(_spec.get("archs", [])))
+            localrule: True
+
         continue
 
     rule:
@@ -93,10 +101,18 @@ rule table3:
         "../workflow_scripts/table3.py"
 
 
-# Tables 4 and 5: regular vs shuffled forward FSE for the ResNet-18 and the VGG-16 experiments; a table
-# has no rule when no experiment has its architecture or the shuffled regression is off.
+# Tables 4 and 5: regular vs shuffled forward FSE for the ResNet-18 and the VGG-16 experiments; asked for
+# without an experiment of its architecture (or with span.shuffled off), a table says what it needs.
 for _name, _arch in SHUFFLED_TABLES.items():
     if not shuffled_table_experiments(_name):
+
+        rule:
+            name:
+                _name
+            input:
+                unavailable(_name, f"an experiment with model.arch: {_arch} and span.shuffled: true")
+            localrule: True
+
         continue
 
     rule:

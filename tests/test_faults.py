@@ -173,3 +173,121 @@ def test_files_with_different_labels_are_refused(make_features, capsys):
     b = make_features("b", x[:80], x[80:], shuffled[:80], y[80:])
     for argv in (["probe", "--features", str(a), str(b)], ["fse", "--regressors", str(a), "--targets", str(b)]):
         _fails(capsys, argv, str(a), str(b), "row 37")
+
+
+# ------------------------------------------------------------------------------ corrupt artifacts
+def test_a_truncated_checkpoint_names_the_file_and_how_to_rebuild_it(tmp_path):
+    from featspan.cohort import Cohort
+    from featspan.data import Dataset
+    from featspan.models import scaled_family
+    from featspan.workflow import ArtifactUnreadable, features_job
+
+    rng = np.random.default_rng(0)
+    Dataset("d", rng.normal(size=(20, 6)).astype(np.float32), np.arange(20) % 2,
+            rng.normal(size=(8, 6)).astype(np.float32), np.arange(8) % 2).save(tmp_path / "d.h5")
+    cohort = Cohort.plan("e", "mlp", 1.0, 0, scaled_family("mlp", 1.0, (6,), 2, widths=[4]))
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    cohort.save(folder)
+    path = folder / cohort.filename(0, ".pt")
+    path.write_bytes(b"PK\x03\x04truncated")
+    with pytest.raises(ArtifactUnreadable, match="unreadable checkpoint") as err:
+        features_job(tmp_path / "d.h5", folder, tmp_path / "out", "trained", experiment="e", dataset="d")
+    assert str(path) in str(err.value) and "run snakemake again" in str(err.value)
+
+
+def test_a_corrupt_dataset_file_names_the_file(tmp_path):
+    from featspan.data import Dataset, DatasetUnavailable
+
+    (tmp_path / "d.h5").write_bytes(b"\x89HDF\r\n truncated")
+    with pytest.raises(DatasetUnavailable, match="unreadable dataset file") as err:
+        Dataset.load(tmp_path / "d.h5")
+    assert str(tmp_path / "d.h5") in str(err.value)
+
+
+# ---------------------------------------------------------------------------- configs and targets
+def _snakemake(workdir, config: dict, *args):
+    import yaml
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return subprocess.run([sys.executable, "-m", "snakemake", "-n", *args, "-s", str(ROOT / "Snakefile"), "-d",
+                           str(workdir), "--configfile", str(path)], capture_output=True, text=True, timeout=180)
+
+
+def _small(alphas=(1, 0.5), arch="mlp"):
+    model = {"arch": "mlp", "widths": [8]} if arch == "mlp" else {"arch": arch, "base_width": 4}
+    dataset = {"name": "mnist1d", "num_samples": 300} if arch == "mlp" else {"name": "digits", "size": 8}
+    return {"experiments": {"small": {"dataset": dataset, "model": model, "alphas": list(alphas), "seeds": [0],
+                                      "train": {"epochs": 1}}}}
+
+
+def test_an_alpha_below_one_unit_is_refused_before_any_job(tmp_path):
+    run = _snakemake(tmp_path, _small(alphas=(1, 0.001)))
+    assert run.returncode != 0
+    out = run.stdout + run.stderr
+    assert "experiments.small.alphas[1]" in out and "below one" in out and "Traceback" not in out
+
+
+def test_an_inverted_lambda_grid_is_refused(tmp_path):
+    config = {**_small(), "span": {"lambdas": {"min": 10.0, "max": 1.0}}}
+    run = _snakemake(tmp_path, config)
+    assert run.returncode != 0 and "span.lambdas" in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("target, needs", [("fig10", "vgg16"), ("table5", "vgg16"), ("table4", "resnet18")])
+def test_a_target_the_config_cannot_make_says_what_it_needs(tmp_path, target, needs):
+    run = _snakemake(tmp_path, _small(), target)
+    out = run.stdout + run.stderr
+    assert run.returncode != 0 and f"{target} needs an experiment with model.arch: {needs}" in out
+    assert "MissingRuleException" not in out
+
+
+def test_the_readmes_dry_run_command_works_and_gives_reasons(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    assert "snakemake -n -r" not in readme and "snakemake -n" in readme
+    run = _snakemake(tmp_path, _small())
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "reason: Missing output files" in run.stdout + run.stderr
+
+
+# --------------------------------------------------------------------------------------- progress
+def test_training_lines_carry_elapsed_time_and_time_left():
+    import featspan.train as T
+    from featspan.models import build_model
+
+    lines = []
+    original, T._log = T._log, lines.append
+    try:
+        x, y = torch.randn(64, 12), torch.randint(0, 3, (64,))
+        spec = T.CohortSpec(lambda: build_model("mlp", 0.5, (12,), 3, widths=[8]), [1, 2], [3, 4])
+        T.train_cohort(spec, x, y, T.TrainConfig(epochs=3, batch_size=32, checkpoint_every=0))
+    finally:
+        T._log = original
+    assert len(lines) == 3 and all("elapsed" in line and "left" in line for line in lines)
+    assert lines[-1].endswith("about 0m00s left")
+
+
+def test_the_toy_logs_every_epoch():
+    from featspan.toy import ToyConfig, train_toy
+
+    lines = []
+    train_toy(ToyConfig(d=8, n_add=2, n_mul=2, n_patches=5, epochs=3, n_train=40, n_test=20, batch_size=20,
+                        hidden=4), 4, 2, 0, probe=False, log=lines.append)
+    assert [line.split(",")[0] for line in lines] == [f"m=4 M=2 seed=0: epoch {e}/3" for e in (1, 2, 3)]
+
+
+def test_long_commands_report_stages_on_stderr_and_leave_stdout_alone(make_features, capsys, monkeypatch):
+    from featspan.cli import Progress
+
+    a, b = _files(make_features, np.random.default_rng(6))
+    argv = ["fse", "--regressors", str(a), "--targets", str(b), "--json"]
+    assert main(argv) == 0
+    quiet = capsys.readouterr()
+    assert quiet.err == ""
+    monkeypatch.setattr(Progress, "AFTER", 0.0)  # as if every stage took long
+    assert main(argv) == 0
+    loud = capsys.readouterr()
+    assert loud.out == quiet.out
+    assert "statistics of" in loud.err and "eigendecomposition" in loud.err and " s\n" in loud.err
+    assert main(["probe", "--features", str(a), "--C-grid", "0.1,1"]) == 0
+    assert "C = 0.1:" in capsys.readouterr().err

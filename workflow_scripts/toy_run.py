@@ -13,7 +13,7 @@ start_job(snakemake)  # noqa: F821
 from featspan.toy import ToyConfig, train_toy  # noqa: E402
 
 p = snakemake.params  # noqa: F821
-run = train_toy(ToyConfig.from_dict(p.toy), int(p.width), int(p.n_models), int(p.seed))
+run = train_toy(ToyConfig.from_dict(p.toy), int(p.width), int(p.n_models), int(p.seed), log=print)
 add, mul = run.fractions(run.config["n_add"])
 print(f"m={run.width} M={run.n_models} seed={run.seed}: addition learned {add:.2f}, multiplication learned {mul:.2f}, "
       f"train acc {run.train_accuracy:.3f}, test acc {run.test_accuracy:.3f}, probe test {run.probe_test_accuracy}")

@@ -41,8 +41,12 @@ class Dataset:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Dataset":
-        with h5py.File(path, "r") as f:
-            return cls(str(f.attrs["name"]), *(f[k][:] for k in ("x_train", "y_train", "x_test", "y_test")))
+        try:
+            with h5py.File(path, "r") as f:
+                return cls(str(f.attrs["name"]), *(f[k][:] for k in ("x_train", "y_train", "x_test", "y_test")))
+        except (OSError, KeyError) as err:
+            raise DatasetUnavailable(f"{path}: unreadable dataset file ({type(err).__name__}: {err}). Rebuild it: "
+                                     "delete it and run snakemake again (or add --forcerun dataset)") from None
 
 
 def load_dataset(name: str, cache_dir: str | None = None, **options) -> Dataset:

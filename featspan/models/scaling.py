@@ -30,3 +30,16 @@ def alpha_token(alpha: float) -> str:
 def alpha_from_token(token: str) -> float:
     num, _, den = token.partition("_")
     return int(num) / int(den or 1)
+
+
+def smallest_widths(model: dict) -> list[int]:
+    """The base model's hidden widths that scaling shrinks (from a config's ``model:``, defaults filled):
+    every one must keep at least one unit at every alpha."""
+    arch = model["arch"]
+    if arch == "mlp":
+        return list(model["widths"])
+    if arch in ("resnet18", "vgg16"):
+        return [model["base_width"]]  # the first stage; later stages are 2, 4 and 8 times it
+    if arch == "transformer":
+        return [model["hidden"], model["mlp"]]
+    raise ValueError(f"unknown architecture {arch!r}")
