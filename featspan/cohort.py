@@ -24,6 +24,11 @@ from .seeding import model_streams
 MANIFEST = "cohort.json"
 
 
+def experiment_cohorts(experiment: dict) -> list[tuple[str, int]]:
+    """(alpha token, replicate seed) of every cohort an experiment trains (from the config alone)."""
+    return [(alpha_token(a), r) for a in experiment["alphas"] for r in experiment["seeds"]]
+
+
 @dataclass
 class Cohort:
     experiment: str

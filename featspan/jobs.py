@@ -1,14 +1,20 @@
-"""What every workflow script does first: route output to the rule's log, pin threads, seed nothing.
+"""One function per workflow rule: read what Snakemake hands the rule's script, call the library, write
+the outputs. ``workflow_scripts/job.py`` (every rule's script) calls :func:`run`.
 
-Kept free of Snakemake imports: it takes the ``snakemake`` object a script receives.
+No Snakemake import: the functions take the ``snakemake`` object a script receives. Heavy modules are
+imported inside the jobs that need them (torch takes seconds to import, and a figure job never needs it).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
+import time
+from pathlib import Path
+
+from .catalog import FIGURES, SHUFFLED_TABLES, TOY_FIGURES
+from .io import write_json
 
 
 def start_job(smk) -> None:
@@ -19,44 +25,138 @@ def start_job(smk) -> None:
     threads = max(1, int(smk.threads))
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
-    try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(threads)
-    except ImportError:  # pragma: no cover - scikit-learn brings threadpoolctl
-        pass
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(threads)
     if "torch" in sys.modules:  # otherwise OMP_NUM_THREADS applies when (if ever) torch is imported:
         sys.modules["torch"].set_num_threads(threads)  # importing it costs seconds here
 
 
-def config_hash(*parts) -> str:
-    """A short stable hash of the settings that determine an artifact (recorded as provenance)."""
-    blob = json.dumps(parts, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+def dataset(smk) -> None:
+    from .data import load_dataset
+
+    options = dict(smk.params.dataset)
+    data = load_dataset(options.pop("name"), cache_dir=smk.params.cache_dir, **options)
+    print(f"{data.name}: train {data.x_train.shape}, test {data.x_test.shape}, {data.n_classes} classes")
+    data.save(smk.output[0])
 
 
-# The featspan sources each model-stack job runs (its script aside, which Snakemake hashes itself). Their
-# digest is a param of those rules: a checkpoint trained by older code is stale, in this workflow folder
-# and in the between-workflow cache alike. tests/test_jobs.py checks the list against real imports.
-DATA_CODE = ("data", "io.py")
-MODEL_CODE = ("data", "models", "cohort.py", "h5.py", "io.py", "jobs.py", "progress.py", "seeding.py", "train.py",
-              "tune.py", "workflow.py")
+def tune(smk) -> None:
+    from .tune import tune_job
+
+    result = tune_job(smk.input.dataset, **smk.params.job)
+    print(f"winner: {result['best']}")
+    write_json(result, smk.output[0])
 
 
-def source_digest(parts, package_dir=None) -> str:
-    """SHA-256 of the named files and folders (``*.py`` inside) of the featspan package, by content."""
-    from pathlib import Path
-    root = Path(package_dir or Path(__file__).parent)
-    files = sorted(f for part in parts
-                   for f in ([root / part] if part.endswith(".py") else (root / part).rglob("*.py")))
-    digest = hashlib.sha256()
-    for f in files:
-        digest.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
+def train(smk) -> None:
+    from .checkpoints import write_cohort_checkpoints
+
+    write_cohort_checkpoints(smk.input.dataset, smk.output[0], smk.params.resume, tuning_path=smk.input.get("tuning"),
+                             **smk.params.job)
 
 
-def file_sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def features(smk) -> None:
+    from .features import write_cohort_features
+
+    for state in ("trained", "init"):  # one job for both states: the dataset and torch load once
+        write_cohort_features(smk.input.dataset, smk.input.checkpoints, smk.output[state], state, **smk.params.job)
+
+
+def span(smk) -> None:
+    from .comparisons import span_cohort
+
+    for state in ("trained", "init"):
+        result = span_cohort(smk.input[f"base_{state}"], smk.input[f"narrow_{state}"], smk.params.span,
+                             residual_dir=smk.output[f"residuals_{state}"],
+                             residual_m_choices=smk.params.residual_m_choices)
+        result["state"] = state
+        for r in result["records"]:
+            print(state, {k: r[k] for k in ("direction", "m_choice", "eval", "targets", "fse_first", "fse_second", "fsg")})
+        write_json(result, smk.output[f"json_{state}"])
+
+
+def probe(smk) -> None:
+    from .comparisons import probe_cohort
+
+    cfg = smk.params.probe
+    result = probe_cohort(smk.input.features, cfg, base_dir=smk.input.get("base"),
+                          residual_dir=smk.input.get("residuals"), residual_m_choices=cfg["residual_m_choices"])
+    result["state"] = smk.wildcards.state
+    for r in result["records"]:
+        print(r["features"], r["n_features"], r["accuracy"], r["C"], f"{r['n_iter']} iterations")
+    write_json(result, smk.output[0])
+
+
+def summarize(smk) -> None:
+    from .report.summary import summarize as write_summary
+
+    write_summary(list(smk.input), smk.output[0])
+
+
+def figure(smk) -> None:
+    from .report.figures import draw_figure
+
+    draw_figure(smk.params.figure, list(smk.input), list(smk.output), **smk.params.options)
+
+
+def table2(smk) -> None:
+    from .report.tables import write_table2
+
+    write_table2(list(smk.input), smk.output[0], smk.output[1])
+
+
+def table3(smk) -> None:
+    from .report.summary import read_table
+    from .report.tables import write_table3
+
+    tables = {e: read_table(p) for e, p in zip(smk.params.experiments, smk.input)}
+    write_table3(tables, smk.output[0], smk.output[1])
+
+
+def table_shuffled(smk) -> None:
+    from .report.tables import write_shuffled_table
+
+    results = [json.loads(Path(p).read_text()) for p in smk.input]
+    write_shuffled_table(smk.rule, results, smk.output[0], smk.output[1])
+
+
+def toy_run(smk) -> None:
+    from dataclasses import asdict
+
+    from .toy import ToyConfig, train_toy
+
+    p = smk.params
+    run = train_toy(ToyConfig.from_dict(p.toy), int(p.width), int(p.n_models), int(p.seed), log=print)
+    add, mul = run.fractions(run.config["n_add"])
+    print(f"m={run.width} M={run.n_models} seed={run.seed}: addition learned {add:.2f}, multiplication learned "
+          f"{mul:.2f}, train acc {run.train_accuracy:.3f}, test acc {run.test_accuracy:.3f}, probe test "
+          f"{run.probe_test_accuracy}")
+    write_json(asdict(run), smk.output[0])
+
+
+def toy_report(smk) -> None:
+    from .report import toy
+
+    runs = toy.load_runs(smk.input)
+    out = list(smk.output)
+    if smk.rule == "toy_learned_signals":
+        toy.write_learned_signals(runs, out[0])
+    elif smk.rule == "table1":
+        toy.write_table1(runs, *out)
+    else:
+        toy.FIGURES[smk.rule](runs, out)
+
+
+JOBS = {"dataset": dataset, "tune": tune, "train": train, "features": features, "span": span, "probe": probe,
+        "summarize_span": summarize, "summarize_probe": summarize, "table2": table2, "table3": table3,
+        "toy_run": toy_run, "toy_learned_signals": toy_report, "table1": toy_report,
+        **{name: figure for name in FIGURES}, **{name: toy_report for name in TOY_FIGURES},
+        **{name: table_shuffled for name in SHUFFLED_TABLES}}
+
+
+def run(smk) -> None:
+    """The job of the rule ``smk.rule``, its output in the rule's log, with its wall time at the end."""
+    start_job(smk)
+    t0 = time.perf_counter()
+    JOBS[smk.rule](smk)
+    print(f"{smk.rule} done in {time.perf_counter() - t0:.1f} s")

@@ -254,7 +254,7 @@ def snapshot_digest(spec: CohortSpec, cfg: TrainConfig, x: torch.Tensor, y: torc
     """A digest of everything that determines the weights a snapshot holds: the model (``spec.fingerprint``),
     the data (its bytes), the training settings (all but the snapshot interval), every model's streams and
     the training code. A snapshot whose digest differs was written by another run and is never resumed."""
-    from .jobs import MODEL_CODE, source_digest
+    from .provenance import MODEL_CODE, source_digest
 
     data = hashlib.sha256()
     for tensor in (x, y):
@@ -429,14 +429,6 @@ def _train_stacked(spec, models, x, y, cfg, resume_path):
                                    **{k: v[i].cpu() for k, v in buffers.items()}})
         out.append(model.eval())
     return out
-
-
-@torch.no_grad()
-def extract_features(model: nn.Module, x: torch.Tensor, batch_size: int = 1024, device: str = "cpu") -> np.ndarray:
-    """The input of the final linear classifier, in eval mode (docs/method.md section 1)."""
-    model = model.to(device).eval()
-    parts = [model.features(x[i:i + batch_size].to(device)).float().cpu() for i in range(0, x.shape[0], batch_size)]
-    return torch.cat(parts).numpy()
 
 
 @torch.no_grad()

@@ -1,9 +1,10 @@
 # Paths of every artifact kind (one pattern each) and the helpers that expand them.
 import json
 
-from featspan.cohort_names import alpha_token, experiment_cohorts
+from featspan.cohort import experiment_cohorts
+from featspan.models.scaling import alpha_token
 from featspan.catalog import FIGURES, SHUFFLED_TABLES, TABLES, TOY_FIGURES, TOY_SECTION
-from featspan.jobs import DATA_CODE, MODEL_CODE, source_digest
+from featspan.provenance import DATA_CODE, MODEL_CODE, source_digest
 
 EXPERIMENTS = list(config["experiments"])
 STATES = ["trained", "init"]

@@ -16,4 +16,4 @@ rule dataset:
     conda:
         "../envs/train.yaml"
     script:
-        "../workflow_scripts/dataset.py"
+        "../workflow_scripts/job.py"

@@ -41,7 +41,7 @@ for _name, _spec in FIGURES.items():
         conda:
             "../envs/figures.yaml"
         script:
-            "../workflow_scripts/figure.py"
+            "../workflow_scripts/job.py"
 
 
 rule table2:
@@ -69,7 +69,7 @@ rule table2:
     conda:
         "../envs/figures.yaml"
     script:
-        "../workflow_scripts/table2.py"
+        "../workflow_scripts/job.py"
 
 
 rule table3:
@@ -98,7 +98,7 @@ rule table3:
     conda:
         "../envs/figures.yaml"
     script:
-        "../workflow_scripts/table3.py"
+        "../workflow_scripts/job.py"
 
 
 # Tables 4 and 5: regular vs shuffled forward FSE for the ResNet-18 and the VGG-16 experiments; asked for
@@ -130,7 +130,6 @@ for _name, _arch in SHUFFLED_TABLES.items():
             ),
             table_file(_name, "md"),
         params:
-            table=_name,
             report={"caption": TABLES[_name]["caption"], "experiments": report_about(shuffled_table_experiments(_name))},
         log:
             log("tables", _name),
@@ -144,4 +143,4 @@ for _name, _arch in SHUFFLED_TABLES.items():
         conda:
             "../envs/figures.yaml"
         script:
-            "../workflow_scripts/table_shuffled.py"
+            "../workflow_scripts/job.py"

@@ -16,7 +16,7 @@ rule probe:
     conda:
         "../envs/analysis.yaml"
     script:
-        "../workflow_scripts/probe.py"
+        "../workflow_scripts/job.py"
 
 
 rule summarize_probe:
@@ -43,4 +43,4 @@ rule summarize_probe:
     conda:
         "../envs/figures.yaml"
     script:
-        "../workflow_scripts/summarize.py"
+        "../workflow_scripts/job.py"

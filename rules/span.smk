@@ -25,7 +25,7 @@ rule span:
     conda:
         "../envs/analysis.yaml"
     script:
-        "../workflow_scripts/span.py"
+        "../workflow_scripts/job.py"
 
 
 rule summarize_span:
@@ -49,4 +49,4 @@ rule summarize_span:
     conda:
         "../envs/figures.yaml"
     script:
-        "../workflow_scripts/summarize.py"
+        "../workflow_scripts/job.py"

@@ -19,7 +19,7 @@ rule toy_run:
     conda:
         "../envs/analysis.yaml"
     script:
-        "../workflow_scripts/toy_run.py"
+        "../workflow_scripts/job.py"
 
 
 rule toy_learned_signals:
@@ -27,8 +27,6 @@ rule toy_learned_signals:
         toy_runs,
     output:
         TOY_SIGNALS,
-    params:
-        what="learned_signals",
     log:
         log("toy_report", "learned_signals"),
     benchmark:
@@ -41,7 +39,7 @@ rule toy_learned_signals:
     conda:
         "../envs/figures.yaml"
     script:
-        "../workflow_scripts/toy_report.py"
+        "../workflow_scripts/job.py"
 
 
 rule table1:
@@ -56,7 +54,6 @@ rule table1:
         ),
         table_file("table1", "md"),
     params:
-        what="table1",
         report={"caption": TABLES["table1"]["caption"]},
     log:
         log("toy_report", "table1"),
@@ -70,7 +67,7 @@ rule table1:
     conda:
         "../envs/figures.yaml"
     script:
-        "../workflow_scripts/toy_report.py"
+        "../workflow_scripts/job.py"
 
 
 for _name, _spec in TOY_FIGURES.items():
@@ -90,7 +87,6 @@ for _name, _spec in TOY_FIGURES.items():
             ),
         params:
             report={"caption": _spec["caption"]},
-            what={"fig5": "figure5", "fig6": "figure6", "fig9": "figure9"}[_name],
         log:
             log("toy_report", _name),
         benchmark:
@@ -103,4 +99,4 @@ for _name, _spec in TOY_FIGURES.items():
         conda:
             "../envs/figures.yaml"
         script:
-            "../workflow_scripts/toy_report.py"
+            "../workflow_scripts/job.py"

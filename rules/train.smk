@@ -3,10 +3,8 @@
 # Between-workflow cache: with `SNAKEMAKE_OUTPUT_CACHE=/shared/cache snakemake --cache`, train and features
 # are cacheable, so a second workflow folder (another config with the same experiment, a colleague's
 # checkout) links finished checkpoints and features instead of recomputing them. Snakemake refuses a
-# benchmark on a cacheable rule (a result taken from the cache has no timing to give), so these two rules
-# carry `benchmark:` in ordinary runs and `cache: True` in cached ones; their job logs time every epoch
-# either way.
-CACHING = workflow.enable_cache
+# `benchmark:` on a cacheable rule (a result taken from the cache has no timing to give), so these two
+# rules have none: their logs time every epoch and end with the job's wall time.
 
 
 rule tune:
@@ -38,56 +36,28 @@ rule tune:
     conda:
         "../envs/train.yaml"
     script:
-        "../workflow_scripts/tune.py"
+        "../workflow_scripts/job.py"
 
 
-if CACHING:
-
-    rule train:
-        input:
-            unpack(tuning_input),
-            dataset=DATASET,
-        output:
-            directory(CHECKPOINTS),
-        params:
-            resume=RESUME,
-            job=train_job,
-            code=MODEL_CODE_DIGEST,
-        cache: True
-        log:
-            log("train", "{exp}/a{alpha}_r{rep}"),
-        threads: config["threads_per_job"]
-        resources:
-            mem_mb=4000,
-            runtime=720,
-            gpu=config["gpus_per_job"],
-        conda:
-            "../envs/train.yaml"
-        script:
-            "../workflow_scripts/train.py"
-
-else:
-
-    rule train:
-        input:
-            unpack(tuning_input),
-            dataset=DATASET,
-        output:
-            directory(CHECKPOINTS),
-        params:
-            resume=RESUME,
-            job=train_job,
-            code=MODEL_CODE_DIGEST,
-        log:
-            log("train", "{exp}/a{alpha}_r{rep}"),
-        benchmark:
-            bench("train", "{exp}/a{alpha}_r{rep}")
-        threads: config["threads_per_job"]
-        resources:
-            mem_mb=4000,
-            runtime=720,
-            gpu=config["gpus_per_job"],
-        conda:
-            "../envs/train.yaml"
-        script:
-            "../workflow_scripts/train.py"
+rule train:
+    input:
+        unpack(tuning_input),
+        dataset=DATASET,
+    output:
+        directory(CHECKPOINTS),
+    params:
+        resume=RESUME,
+        job=train_job,
+        code=MODEL_CODE_DIGEST,
+    cache: True
+    log:
+        log("train", "{exp}/a{alpha}_r{rep}"),
+    threads: config["threads_per_job"]
+    resources:
+        mem_mb=4000,
+        runtime=720,
+        gpu=config["gpus_per_job"],
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../workflow_scripts/job.py"

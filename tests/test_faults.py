@@ -180,7 +180,8 @@ def test_a_truncated_checkpoint_names_the_file_and_how_to_rebuild_it(tmp_path):
     from featspan.cohort import Cohort
     from featspan.data import Dataset
     from featspan.models import scaled_family
-    from featspan.workflow import ArtifactUnreadable, features_job
+    from featspan.checkpoints import ArtifactUnreadable
+    from featspan.features import write_cohort_features
 
     rng = np.random.default_rng(0)
     Dataset("d", rng.normal(size=(20, 6)).astype(np.float32), np.arange(20) % 2,
@@ -192,7 +193,7 @@ def test_a_truncated_checkpoint_names_the_file_and_how_to_rebuild_it(tmp_path):
     path = folder / cohort.filename(0, ".pt")
     path.write_bytes(b"PK\x03\x04truncated")
     with pytest.raises(ArtifactUnreadable, match="unreadable checkpoint") as err:
-        features_job(tmp_path / "d.h5", folder, tmp_path / "out", "trained", experiment="e", dataset="d")
+        write_cohort_features(tmp_path / "d.h5", folder, tmp_path / "out", "trained", experiment="e", dataset="d")
     assert str(path) in str(err.value) and "run snakemake again" in str(err.value)
 
 

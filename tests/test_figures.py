@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from featspan.catalog import FIGURES, TABLES
-from featspan.plots import fp_figure, gap_figure
+from featspan.report.figures import fp_figure, gap_figure
 
 matplotlib.use("Agg")
 

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from featspan.tables import shuffled_rows, table2_rows, write_shuffled_table, write_table2
+from featspan.report.tables import shuffled_rows, table2_rows, write_shuffled_table, write_table2
 
 
 def _cohort(folder, alpha, replicate, seeds, accs, m_feat=1, m_param=1):
@@ -32,7 +32,7 @@ def test_table2_averages_base_models_and_every_narrow_model(tmp_path):
 
 
 def test_table3_reads_the_smallest_alpha_and_the_init_baselines():
-    from featspan.tables import table3_rows
+    from featspan.report.tables import table3_rows
 
     def rec(state, alpha, features, acc):
         return {"state": state, "alpha": alpha, "features": features, "accuracy": acc}

@@ -8,7 +8,7 @@ import torch
 
 from featspan.toy import (ToyCohort, ToyConfig, labels_from_signs, learned, make_data, signal_vectors, toy_step,
                           train_toy)
-from featspan.toy_report import learned_records, table1_rows
+from featspan.report.toy import learned_records, table1_rows
 
 CFG = ToyConfig(d=12, n_patches=7, epochs=2, n_train=100, n_test=50, batch_size=25, hidden=4, record_every=1)
 
@@ -122,7 +122,7 @@ def test_single_model_accuracy_is_the_mean_of_each_models_own():
 def test_figure9_expectation_matches_the_activation_count_at_init():
     """The plotted expectation m P(|N(0, sigma0^2)| > b) is the mean of what correlations() counts."""
     from featspan.toy import correlations
-    from featspan.toy_report import activation_probability
+    from featspan.report.toy import activation_probability
 
     cfg = ToyConfig(d=20, sigma0=0.25, threshold=0.65)
     cohort = ToyCohort.init(cfg, 20, 500, seed=3)

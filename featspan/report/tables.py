@@ -11,9 +11,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
-from .cohort import Cohort
-from .catalog import SHUFFLED_TABLES
-from .io import write_rows_csv, write_text
+from ..cohort import Cohort
+from ..catalog import SHUFFLED_TABLES
+from ..io import write_rows_csv, write_text
 from .spread import Spread
 
 

@@ -14,8 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .catalog import FIGURES  # noqa: E402
-from .io import atomic_path  # noqa: E402
+from ..catalog import FIGURES  # noqa: E402
+from ..io import atomic_path  # noqa: E402
 from .spread import Spread  # noqa: E402
 from .summary import read_table  # noqa: E402
 

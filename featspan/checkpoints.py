@@ -1,22 +1,21 @@
-"""The training and feature-extraction jobs behind the workflow's rules (no Snakemake import)."""
+"""A cohort's checkpoints: train every model of (experiment, alpha, replicate) and write its trained and
+random-init checkpoints, accuracies and manifest; read a checkpoint back (docs/method.md section 3)."""
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import torch
 
 from .cohort import Cohort
 from .data import Dataset
-from .h5 import write_feature_file
-from .jobs import config_hash, file_sha256
+from .provenance import config_hash
 from .models import build_from_config, count_params, scaled_family
-from .train import CohortSpec, TrainConfig, accuracy, extract_features, save_atomic, train_cohort
+from .train import CohortSpec, TrainConfig, accuracy, save_atomic, train_cohort
 
 
-def train_cohort_job(dataset_path, out_dir, resume_path, *, experiment: str, alpha: float, replicate: int,
+def write_cohort_checkpoints(dataset_path, out_dir, resume_path, *, experiment: str, alpha: float, replicate: int,
                      model: dict, train: dict, tuning_path=None) -> Cohort:
     """Train the cohort of (experiment, alpha, replicate) and write its checkpoints and manifest.
     With ``tuning_path`` (the tune rule's JSON) its winning learning rate and weight decay are used."""
@@ -82,26 +81,3 @@ def load_checkpoint(path) -> dict:
             f"{path}: unreadable checkpoint ({type(err).__name__}: {err}). Rebuild it: delete the folder "
             f"{Path(path).parent} and run snakemake again (or add --forcerun train)") from None
     return ckpt
-
-
-def features_job(dataset_path, checkpoint_dir, out_dir, state: str, *, experiment: str, dataset: str) -> None:
-    """Features (input of the final classifier, eval mode) of every model of a cohort in one state."""
-    data = Dataset.load(dataset_path)
-    cohort = Cohort.load(checkpoint_dir)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    x, xt = torch.from_numpy(data.x_train), torch.from_numpy(data.x_test)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    for i in cohort.indices:
-        path = Path(checkpoint_dir) / cohort.filename(i, ".pt" if state == "trained" else "_init.pt")
-        ckpt = load_checkpoint(path)
-        model = build_from_config(ckpt["model"], ckpt["alpha"], ckpt["in_shape"], ckpt["n_classes"])
-        model.load_state_dict(ckpt["state_dict"])
-        attrs = {"experiment": experiment, "dataset": dataset, "arch": cohort.arch, "alpha": cohort.alpha,
-                 "seed": cohort.seeds[i], "index": i, "data_order": cohort.data_order, "state": state, "n_params": ckpt["n_params"], "config_hash": ckpt["config_hash"],
-                 "checkpoint_sha256": file_sha256(path), "replicate": cohort.replicate}
-        write_feature_file(out / cohort.filename(i, ".h5"), {
-            "train": (extract_features(model, x, device=device), data.y_train),
-            "test": (extract_features(model, xt, device=device), data.y_test)}, attrs)
-    shutil.copy(Path(checkpoint_dir) / "cohort.json", out / "cohort.json")
-    print(f"wrote {len(cohort.seeds)} feature files ({state}) to {out}")

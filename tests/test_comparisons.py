@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
 
-from featspan.analysis import span_cohort
+from featspan.comparisons import span_cohort
 from featspan.cohort import Cohort
 from featspan.h5 import write_feature_file
 from featspan.span import FIT, TEST, VALIDATION, RowPlan

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from .io import atomic_path
+from ..io import atomic_path
 
 HEADER_KEYS = ("experiment", "arch", "state", "alpha", "replicate", "m_feat", "m_param")
 

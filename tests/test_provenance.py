@@ -3,7 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from featspan.jobs import DATA_CODE, MODEL_CODE, source_digest
+from featspan.provenance import DATA_CODE, MODEL_CODE, source_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -14,7 +14,7 @@ def _covered(module: str, parts) -> bool:
 
 
 def test_model_code_lists_every_module_a_training_job_imports():
-    code = ("import sys, torch; from featspan.workflow import train_cohort_job, features_job; import featspan.tune; "
+    code = ("import sys, torch; import featspan.checkpoints, featspan.features, featspan.tune; "
             "from featspan.models import build_from_config; from featspan.data import load_dataset; "
             "[build_from_config({'arch': a}, 1.0, s, 3) for a, s in "
             "(('mlp', (40,)), ('resnet18', (1, 8, 8)), ('vgg16', (1, 8, 8)), ('transformer', (5, 4)))]; "

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .io import atomic_path, write_rows_csv, write_text
+from ..io import atomic_path, write_rows_csv, write_text
 from .spread import Spread
 
 
@@ -190,3 +190,6 @@ def figure9(runs: list[dict], outputs) -> None:
     fig.tight_layout()
     _save(fig, outputs)
     plt.close(fig)
+
+
+FIGURES = {"fig5": figure5, "fig6": figure6, "fig9": figure9}  # the toy's figures by catalog name

@@ -1,0 +1,50 @@
+"""Features of a cohort's models (docs/method.md section 1): the input of the final linear classifier, in
+eval mode, of every model in one state (trained or random init), one contract feature file each."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .checkpoints import load_checkpoint
+from .cohort import Cohort
+from .data import Dataset
+from .h5 import write_feature_file
+from .models import build_from_config
+from .provenance import file_sha256
+
+
+@torch.no_grad()
+def extract_features(model: nn.Module, x: torch.Tensor, batch_size: int = 1024, device: str = "cpu") -> np.ndarray:
+    """The input of the final linear classifier, in eval mode (docs/method.md section 1)."""
+    model = model.to(device).eval()
+    parts = [model.features(x[i:i + batch_size].to(device)).float().cpu() for i in range(0, x.shape[0], batch_size)]
+    return torch.cat(parts).numpy()
+
+
+
+def write_cohort_features(dataset_path, checkpoint_dir, out_dir, state: str, *, experiment: str, dataset: str) -> None:
+    """Features (input of the final classifier, eval mode) of every model of a cohort in one state."""
+    data = Dataset.load(dataset_path)
+    cohort = Cohort.load(checkpoint_dir)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    x, xt = torch.from_numpy(data.x_train), torch.from_numpy(data.x_test)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    for i in cohort.indices:
+        path = Path(checkpoint_dir) / cohort.filename(i, ".pt" if state == "trained" else "_init.pt")
+        ckpt = load_checkpoint(path)
+        model = build_from_config(ckpt["model"], ckpt["alpha"], ckpt["in_shape"], ckpt["n_classes"])
+        model.load_state_dict(ckpt["state_dict"])
+        attrs = {"experiment": experiment, "dataset": dataset, "arch": cohort.arch, "alpha": cohort.alpha,
+                 "seed": cohort.seeds[i], "index": i, "data_order": cohort.data_order, "state": state, "n_params": ckpt["n_params"], "config_hash": ckpt["config_hash"],
+                 "checkpoint_sha256": file_sha256(path), "replicate": cohort.replicate}
+        write_feature_file(out / cohort.filename(i, ".h5"), {
+            "train": (extract_features(model, x, device=device), data.y_train),
+            "test": (extract_features(model, xt, device=device), data.y_test)}, attrs)
+    shutil.copy(Path(checkpoint_dir) / "cohort.json", out / "cohort.json")
+    print(f"wrote {len(cohort.seeds)} feature files ({state}) to {out}")
