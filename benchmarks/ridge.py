@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import timed  # noqa: E402
 
 from featspan.h5 import FeatureBank, FeatureFileWriter  # noqa: E402
-from featspan.span import Backend, LambdaGrid, RidgeSpan, RowPlan, SpanStatistics  # noqa: E402
+from featspan.span import LambdaGrid, RidgeSpan, RowPlan, SpanStatistics  # noqa: E402
+from featspan.span.backend import get_backend  # noqa: E402
 
 
 def make_files(folder: Path, n: int, n_test: int, p: int, q: int, n_files: int, seed: int = 0) -> tuple[list, Path]:
@@ -90,7 +91,7 @@ def main() -> None:
         regressors, target = make_files(Path(tmp), args.n, args.n_test, args.p, args.q, args.files)
         report = {"n": args.n, "n_test": args.n_test, "p": args.p, "q": args.q, "files": args.files,
                   "lambdas": args.lambdas, "per_target_lambda": True, "threads": os.cpu_count(),
-                  "backend": repr(Backend(args.backend)),
+                  "backend": get_backend(args.backend).describe(),
                   "data_seconds": round(time.perf_counter() - t0, 2)}
 
         cli = [sys.executable, "-m", "featspan.cli", "fse", "--regressors", *map(str, regressors),
@@ -112,7 +113,7 @@ def main() -> None:
         def engine():
             with FeatureBank([*regressors, target]) as bank:
                 plan = RowPlan.regular(bank.n_rows("train"), bank.n_rows("test"), args.validation_fraction, 0)
-                stats = SpanStatistics.compute(bank, plan, backend=Backend(args.backend),
+                stats = SpanStatistics.compute(bank, plan, backend=get_backend(args.backend),
                                                regressor_files=range(len(regressors)))
                 span = RidgeSpan(stats, list(range(len(regressors))), [len(regressors)])
                 return span.run(LambdaGrid(tuple(grid), relative=False), per_target=True)[0], plan

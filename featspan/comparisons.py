@@ -22,7 +22,7 @@ import numpy as np
 from .cohort import Cohort
 from .h5 import FeatureBank
 from .probe import feature_performance
-from .similarity import debiased_linear_cka, linear_cka, row_norm_products
+from .span.similarity import debiased_linear_cka, linear_cka, row_norm_products
 from .span import LambdaGrid, RidgeSpan, RowPlan, SpanResult, SpanStatistics
 
 EVAL_SETS = ("validation", "test")
@@ -57,7 +57,7 @@ def span_cohort(base_dir: str | Path, narrow_dir: str | Path, span_cfg: dict, re
     index = {"M_1": [0], "M_1'": [1], "concat_feat": list(range(2, 2 + narrow.m_feat)),
              "concat_param": list(range(2, 2 + narrow.m_param)), "M_alpha": [len(paths) - 1]}
     grid = lambda_grid(span_cfg)
-    threshold = span_cfg.get("outlier_threshold")
+    threshold = span_cfg["outlier_threshold"]
     records = []
     with FeatureBank(paths) as bank:
         stats = _statistics(bank, RowPlan.regular, span_cfg)
@@ -92,7 +92,7 @@ def span_cohort(base_dir: str | Path, narrow_dir: str | Path, span_cfg: dict, re
                     span.write_residuals(coef, Path(residual_dir) / f"{kind}_{m_choice}.h5",
                                          {**attrs, "state": f"residual_{kind}", "regressors": regressors,
                                           "targets": targets, "m_choice": m_choice})
-    if span_cfg.get("shuffled", False):
+    if span_cfg["shuffled"]:
         for plan in (RowPlan.shuffled, RowPlan.regular_subsampled):
             forward_fse += _forward_fse_with_plan(paths[:-1], index, span_cfg, grid, plan)
     return {"experiment": narrow.experiment, "arch": narrow.arch, "alpha": narrow.alpha,
@@ -101,13 +101,13 @@ def span_cohort(base_dir: str | Path, narrow_dir: str | Path, span_cfg: dict, re
             "lambda_grid": {**span_cfg["lambdas"]}, "per_target_lambda": span_cfg["per_target_lambda"],
             "validation_fraction": span_cfg["validation_fraction"], "outlier_threshold": threshold,
             "outlier_rule": "test-split records with targets: below_outlier_threshold only (Appendix D.3)",
-            "backend": repr(stats.backend), "similarity": similarity, "forward_fse": forward_fse, "records": records}
+            "backend": stats.backend.describe(), "similarity": similarity, "forward_fse": forward_fse, "records": records}
 
 
 def _statistics(bank: FeatureBank, make_plan, span_cfg: dict) -> SpanStatistics:
     """One pass of statistics over the bank's rows as the plan (``RowPlan.regular`` or ``.shuffled``) splits them."""
     plan = make_plan(bank.n_rows("train"), bank.n_rows("test"), span_cfg["validation_fraction"], span_cfg["split_seed"])
-    return SpanStatistics.compute(bank, plan, span_cfg.get("chunk_rows", 4096), span_cfg.get("backend", "auto"))
+    return SpanStatistics.compute(bank, plan, span_cfg["chunk_rows"], span_cfg["backend"])
 
 
 def _regressions(stats: SpanStatistics, index: dict, span_cfg: dict, grid: LambdaGrid):

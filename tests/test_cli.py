@@ -102,9 +102,9 @@ def test_choice_lists_match_the_library():
     the library's."""
     from featspan.cli import build_parser
     from featspan.probe import LogisticProbe
-    from featspan.span import Backend
+    from featspan.span.backend import NAMES
 
     actions = {sub.prog.split()[-1]: {a.dest: a.choices for a in sub._actions}
                for sub in build_parser()._subparsers._group_actions[0].choices.values()}
     assert tuple(actions["probe"]["solver"]) == LogisticProbe.SOLVERS
-    assert tuple(actions["fse"]["backend"]) == Backend.NAMES
+    assert tuple(actions["fse"]["backend"]) == NAMES

@@ -63,3 +63,53 @@ def test_every_rule_names_log_benchmark_resources_and_conda():
                 assert directive in block, f"{smk.name}: a rule lacks {directive}\n{block[:200]}"
     assert cached == {"train", "features"}
     assert names.count("train") == names.count("features") == 1
+
+
+def _module_imports() -> dict[str, set[str]]:
+    """featspan's module-level imports of featspan modules (with the packages they pass through)."""
+    import ast
+
+    package = ROOT / "featspan"
+    names = {}
+    for path in package.rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        names[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in names.items():
+        is_package = path.name == "__init__.py"
+        here = name if is_package else name.rsplit(".", 1)[0]
+        edges = set()
+        for node in ast.parse(path.read_text()).body:  # module level only: imports inside functions are lazy
+            targets = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = here
+                for _ in range(node.level - 1):
+                    base = base.rsplit(".", 1)[0]
+                module = (f"{base}.{node.module}" if node.module else base) if node.level else node.module
+                targets = [f"{module}.{a.name}" if f"{module}.{a.name}" in names else module for a in node.names]
+            for target in targets:
+                parts = target.split(".")
+                edges |= {".".join(parts[:i]) for i in range(2, len(parts) + 1) if ".".join(parts[:i]) in names}
+        graph[name] = edges - {name}
+    return graph
+
+
+def test_the_library_has_no_import_circle():
+    graph = _module_imports()
+    assert "featspan.span.ridge" in graph["featspan.span"]
+    state = {}
+
+    def visit(node, trail):
+        state[node] = "open"
+        for nxt in graph[node]:
+            if state.get(nxt) == "open" and not node.startswith(nxt + "."):  # a package importing its own parts is fine
+                raise AssertionError(" -> ".join(trail + [nxt]))
+            if nxt not in state:
+                visit(nxt, trail + [nxt])
+        state[node] = "done"
+
+    for node in graph:
+        if node not in state:
+            visit(node, [node])

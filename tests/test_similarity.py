@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from featspan.h5 import FeatureBank
-from featspan.similarity import debiased_linear_cka, linear_cka
+from featspan.span.similarity import debiased_linear_cka, linear_cka
 from featspan.span import RowPlan, SpanStatistics
 
 

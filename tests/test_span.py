@@ -4,7 +4,8 @@ import pytest
 from sklearn.linear_model import Ridge
 
 from featspan.h5 import FeatureBank, FeatureFile
-from featspan.span import (FIT, TEST, VALIDATION, Backend, LambdaGrid, RidgeSpan, RoleMoments, RowPlan,
+from featspan.span.backend import get_backend
+from featspan.span import (FIT, TEST, VALIDATION, LambdaGrid, RidgeSpan, RoleMoments, RowPlan,
                            SpanStatistics, SymmetricForm, feature_span_error)
 
 
@@ -28,7 +29,7 @@ def test_role_moments_match_numpy_per_role(backend):
     z = rng.normal(size=(503, 7)) * 5 + 100.0  # a large mean tests the shifted accumulation
     roles = rng.choice([FIT, FIT, FIT, VALIDATION, TEST], size=503).astype(np.int8)
     roles[:64] = FIT  # a chunk of one role only
-    acc = RoleMoments(7, Backend(backend))
+    acc = RoleMoments(7, get_backend(backend))
     for start in range(0, 503, 64):
         acc.update(z[start:start + 64].copy(), roles[start:start + 64])
     for role in (FIT, VALIDATION, TEST):
@@ -288,7 +289,7 @@ def test_symmetric_form_gives_the_column_quadratic_forms(backend, dim, blocks):
     g = rng.normal(size=(dim + 3, dim))
     a, u = g.T @ g - 2.0 * np.eye(dim), rng.normal(size=(dim, 9))  # symmetric, indefinite
     expected = np.einsum("ij,ik,kj->j", u, a, u)
-    be = Backend(backend)
+    be = get_backend(backend)
     got = be.to_numpy(SymmetricForm(be.asarray(a), blocks).columns(be.asarray(u)))
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
 

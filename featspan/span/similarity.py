@@ -18,7 +18,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .span import FIT, SpanStatistics
+from .rows import FIT
+from .statistics import SpanStatistics
 
 
 def linear_cka(stats: SpanStatistics, files_a: Sequence[int], files_b: Sequence[int]) -> float:
