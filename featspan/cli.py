@@ -163,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     fse.add_argument("--shuffled", action="store_true", help="Appendix D.4: fit and evaluate on a train/test mix")
     fse.add_argument("--outlier-threshold", type=_number(float, 0.0), default=None,
                      help="leave out targets with test error above this (Appendix D.3)")
-    fse.add_argument("--chunk-rows", type=_number(int, 0), default=4096, help="rows read per chunk (bounds memory)")
+    fse.add_argument("--chunk-rows", type=_number(int, 0), default=None,
+                     help="rows read per chunk (bounds memory; default 4096)")
     fse.add_argument("--backend", choices=("auto", "numpy", "torch"), default="auto",
                      help="float64 statistics with numpy, or torch (GPU when available); auto: torch on a GPU")
     fse.add_argument("--cka", action="store_true", help="also report linear CKA, plain and debiased (fit rows)")

@@ -95,8 +95,7 @@ class Prepared:
         return 4 * d >= n
 
     # Rows of the Gram matrix behind the preconditioner: a basis from 8 d rows (at least 16384) serves
-    # as well as one from all of them, at a fraction (benchmarks/probe.py, n = 30,000: 30 L-BFGS
-    # iterations from 16,384 rows, 33 from every row; preparing 1.03 s instead of 1.19 s).
+    # as well as one from all of them, at a fraction of the cost.
     GRAM_ROWS_PER_FEATURE = 8
     MIN_GRAM_ROWS = 16384
 
@@ -123,9 +122,8 @@ class Prepared:
         return cls(x, scaler, xt, eigvals, eigvecs.astype(np.float64))
 
 
-# Up to this size numpy's eigh is as fast as scipy's (LAPACK's divide and conquer, float32: 0.25 s at
-# d = 1,024); above it numpy's takes up to twice as long (1.36 s vs 0.74 s at d = 1,952, the MLP's widest
-# concatenations), which repays scipy.linalg's 0.3 s import.
+# Up to this size numpy's eigh is as fast as scipy's divide-and-conquer driver; above it numpy's takes
+# up to twice as long, which repays importing scipy.linalg.
 NUMPY_EIGH_MAX_DIM = 1024
 
 

@@ -17,7 +17,7 @@ def config_hash(*parts) -> str:
 # and in the between-workflow cache alike. tests/test_jobs.py checks the list against real imports.
 DATA_CODE = ("data", "io.py")
 MODEL_CODE = ("data", "models", "checkpoints.py", "cohort.py", "features.py", "h5.py", "io.py", "progress.py",
-              "provenance.py", "seeding.py", "train.py", "tune.py")
+              "provenance.py", "schema.py", "seeding.py", "train.py", "tune.py")
 
 
 def source_digest(parts, package_dir=None) -> str:

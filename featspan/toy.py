@@ -37,28 +37,35 @@ import torch
 
 from .seeding import toy_model_seed
 from .progress import Clock
+from .schema import default
+
+
+def _toy(key: str):
+    return default("properties/toy", key)
 
 
 @dataclass
 class ToyConfig:
-    d: int = 20
-    n_add: int = 2
-    n_mul: int = 3
-    n_patches: int = 6
-    noise_norm: float = 1.05
-    sigma0: float = 0.3
-    threshold: float = 0.65
-    hidden: int = 16
-    lr: float = 0.02
-    weight_decay: float = 0.003
-    batch_size: int = 200
-    epochs: int = 200
-    n_train: int = 2000
-    n_test: int = 1000
-    epsilon: float = 0.1
-    decay_mode: str = "decoupled"   # decoupled: wd outside the normalization; coupled: normalize (g + wd w)
-    normalize: str = "tensor"       # tensor: each tensor by its norm; neuron: first-layer rows one by one
-    record_every: int = 5           # epochs between recorded correlations (Figure 5)
+    """The toy's constants; every default is the config schema's (``toy:``)."""
+
+    d: int = _toy("d")
+    n_add: int = _toy("n_add")
+    n_mul: int = _toy("n_mul")
+    n_patches: int = _toy("n_patches")
+    noise_norm: float = _toy("noise_norm")
+    sigma0: float = _toy("sigma0")
+    threshold: float = _toy("threshold")
+    hidden: int = _toy("hidden")
+    lr: float = _toy("lr")
+    weight_decay: float = _toy("weight_decay")
+    batch_size: int = _toy("batch_size")
+    epochs: int = _toy("epochs")
+    n_train: int = _toy("n_train")
+    n_test: int = _toy("n_test")
+    epsilon: float = _toy("epsilon")
+    decay_mode: str = _toy("decay_mode")     # decoupled: wd outside the normalization; coupled: normalize (g + wd w)
+    normalize: str = _toy("normalize")       # tensor: each tensor by its norm; neuron: first-layer rows one by one
+    record_every: int = _toy("record_every")  # epochs between recorded correlations (Figure 5)
 
     @property
     def k(self) -> int:
@@ -164,10 +171,10 @@ class ToyCohort:
     def gradients(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """Gradients of every model's mean logistic loss on the batch (x, y in {-1, +1}), by hand.
 
-        The same numbers as autograd through :meth:`forward` (tested), 1.3-1.8x faster for the toy's
-        sizes: the first layer is one matrix product over every model's neurons at once, ReLU masks
-        come from the activations in one fused pass, and no graph is recorded. Training spends nearly
-        all its time here (10,000s of steps of tiny products)."""
+        The same numbers as autograd through :meth:`forward` (tested), faster at the toy's sizes
+        (benchmarks/toy_step.py): the first layer is one matrix product over every model's neurons at
+        once, ReLU masks come from the activations in one fused pass, and no graph is recorded. Training
+        spends nearly all its time here (10,000s of steps of tiny products)."""
         p = self.params
         n, n_patches, d = x.shape
         n_models, width, _ = p["w1"].shape

@@ -33,30 +33,37 @@ from torch import nn
 
 from .io import atomic_path
 from .progress import Clock
+from .schema import default
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 
 
+def _train(key: str):
+    return default("$defs/train", key)
+
+
 @dataclass
 class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 128
-    optimizer: str = "adam"          # adam | adamw | sgd
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    momentum: float = 0.9
-    schedule: str = "cosine"         # cosine | step | constant
-    milestones: tuple[float, ...] = (0.5, 0.75)  # step schedule: fractions of training
-    gamma: float = 0.1
-    mode: str = "cohort"             # cohort | sequential
-    checkpoint_every: int = 5        # epochs between resumable snapshots (0: never)
-    crop_padding: int = 0            # augmentation: random crop of the zero-padded image (vision: 4)
-    flip: bool = False               # augmentation: random horizontal flip (not for digits)
-    amp: str = "bf16"                # GPU only: bf16 | fp16 (with a gradient scaler) | none
-    channels_last: bool = True       # GPU only, one-by-one image models: NHWC memory layout
-    device: str = "cpu"
+    """How models train (docs/method.md section 2); every default is the config schema's (``train:``)."""
+
+    epochs: int
+    batch_size: int = _train("batch_size")
+    optimizer: str = _train("optimizer")              # adam | adamw | sgd
+    lr: float = _train("lr")
+    weight_decay: float = _train("weight_decay")
+    momentum: float = _train("momentum")
+    schedule: str = _train("schedule")                # cosine | step | constant
+    milestones: tuple[float, ...] = _train("milestones")  # step schedule: fractions of training
+    gamma: float = _train("gamma")
+    mode: str = _train("mode")                        # cohort | sequential
+    checkpoint_every: int = _train("checkpoint_every")  # epochs between resumable snapshots (0: never)
+    crop_padding: int = _train("crop_padding")        # augmentation: random crop of the zero-padded image
+    flip: bool = _train("flip")                       # augmentation: random horizontal flip
+    amp: str = _train("amp")                          # GPU only: bf16 | fp16 (with a gradient scaler) | none
+    channels_last: bool = _train("channels_last")     # GPU only, one-by-one image models: NHWC memory layout
+    device: str = "cpu"                               # not a config key: the job picks it
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":

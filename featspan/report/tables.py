@@ -11,8 +11,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
+from ..catalog import TABLES
 from ..cohort import Cohort
-from ..catalog import SHUFFLED_TABLES
 from ..io import write_rows_csv, write_text
 from .spread import Spread
 
@@ -48,9 +48,7 @@ def table2_rows(checkpoint_dirs: Sequence[str]) -> list[dict]:
 def write_table2(checkpoint_dirs: Sequence[str], csv_path, md_path) -> None:
     rows = table2_rows(checkpoint_dirs)
     write_rows_csv(rows, csv_path)
-    lines = ["Table 2. Accuracy (%) of single models M_alpha (mean ± sample std over every model of that width "
-             "and all replicates, n models) and the concatenation sizes M_feat and M_param from the real "
-             "parameter counts.", "",
+    lines = [TABLES["table2"]["caption"], "",
              "| experiment | α | parameters | features | M_feat | M_param | train accuracy (%) | test accuracy (%) |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -92,8 +90,7 @@ def write_table3(probe_tables: dict[str, list[dict]], csv_path, md_path) -> None
                      "std": r[e][0].sd, "replicates": r[e][0].n} for r in rows for e in exps if r[e]], csv_path)
     smallest = {e: min(rec["alpha"] for rec in probe_tables[e]) for e in exps}
     head = " | ".join(f"{e} (α = {_fraction(smallest[e])})" for e in exps)
-    md = ["Table 3. Probe test accuracy (%) on residual features alone at each experiment's smallest α, against "
-          "random-init baselines; mean ± sample std over replicates (n replicates).", "",
+    md = [TABLES["table3"]["caption"], "",
           f"| feature set | {head} |", "|---|" + "---|" * len(exps)]
     md += [f"| {r['row']} | " + " | ".join("–" if r[e] is None else r[e][0].format(".1f") for e in exps) + " |"
            for r in rows]
@@ -136,13 +133,7 @@ def write_shuffled_table(name: str, span_results: Sequence[dict], csv_path, md_p
     if not any(r["regression"] == "shuffled" for r in rows):
         raise ValueError(f"{name}: the span results hold no shuffled regression; set span.shuffled: true")
     write_rows_csv(rows, csv_path)
-    arch = SHUFFLED_TABLES.get(name, "")
-    md = [f"Table {name.removeprefix('table')}. Forward FSE of {arch} experiments, regular vs shuffled regression "
-          "(Appendix D.4): α = 1 is FSE(M_1' → M_1), smaller α FSE(concatenation of M_param narrow models → M_1); "
-          "mean ± sample std over replicates (n replicates). The shuffled regression fits and evaluates on one "
-          "pool of half training, half test inputs; the subsampled regular regression uses the training and test "
-          "splits as the regular one does, with the shuffled pool's row counts. Rows: fit rows / evaluation rows.",
-          ""]
+    md = [TABLES[name]["caption"], ""]
     for exp in dict.fromkeys(r["experiment"] for r in rows):
         mine = [r for r in rows if r["experiment"] == exp]
         alphas = sorted({r["alpha"] for r in mine}, reverse=True)

@@ -10,6 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..catalog import TABLES
 from ..io import atomic_path, write_rows_csv, write_text
 from .spread import Spread
 
@@ -66,9 +67,7 @@ def table1_rows(runs: list[dict]) -> list[dict]:
 
 def write_table1(runs: list[dict], csv_path, md_path) -> None:
     write_rows_csv(table1_rows(runs), csv_path)
-    lines = ["Table 1. Toy setting: average train and test accuracy (%) of the M single models of first-layer "
-             "width m (m x M constant), mean ± sample std over seeds (n seeds); last columns: a linear probe on "
-             "the concatenation of the M models' first-layer features.", "",
+    lines = [TABLES["table1"]["caption"], "",
              "| m | M | train accuracy (%) | test accuracy (%) | probe on the concatenation: train (%) | test (%) |",
              "|---|---|---|---|---|---|"]
     for (width, n_models), spreads in table1_spreads(runs).items():

@@ -338,12 +338,13 @@ def _normalized(sse: np.ndarray, denom: np.ndarray) -> np.ndarray:
 def feature_span_error(regressor_paths: Sequence, target_paths: Sequence, *, lambdas=None,
                        per_target: bool = False, validation_fraction: float = 0.1, split_seed: int = 0,
                        eval_sets: Sequence[str] = ("validation", "test"), shuffled: bool = False,
-                       outlier_threshold: float | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                       outlier_threshold: float | None = None, chunk_rows: int | None = None,
                        backend: str = "numpy", cka: bool = False, progress=None) -> SpanResult:
     """FSE(regressors -> targets) of feature files in the contract layout (the ``featspan fse`` engine).
 
     With ``cka``, ``result.similarity`` holds the plain and debiased linear CKA of the two sets.
     ``progress(stage)`` is called after each stage (reading, statistics, eigendecomposition, lambda)."""
+    chunk_rows = DEFAULT_CHUNK_ROWS if chunk_rows is None else chunk_rows
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows (--chunk-rows) must be a positive integer, got {chunk_rows}")
     progress = progress or (lambda stage: None)
