@@ -163,3 +163,12 @@ for _name, _arch in SHUFFLED_TABLES.items():
                    "replicates); the fit and evaluation row counts of each regression beside it.",
     }
 
+
+# Beyond the paper: all-pairs similarity matrices of one replicate's models (featspan compare).
+COMPARE = {
+    "section": "Similarity matrices (featspan compare)",
+    "caption": "FSE(row → column) on the validation part and debiased linear CKA on the fit rows between M_1, M_1' "
+               "and the first narrow model of every α of the first replicate ({state} models): one statistics pass, "
+               "one eigendecomposition per regressor set. The diagonal of the FSE matrix (a set on itself) is left "
+               "empty.",
+}

@@ -122,6 +122,19 @@ def cmd_probe(args) -> dict:
     return {**result.summary(), "features": args.features}
 
 
+def cmd_compare(args) -> dict:
+    from .compare import compare_feature_sets, feature_sets, plot_comparison
+
+    sets = feature_sets(args.features or [], args.group or [])
+    comparison = compare_feature_sets(sets, lambdas=_lambda_grid(args), per_target=args.per_target_lambda,
+                                      validation_fraction=args.validation_fraction, split_seed=args.split_seed,
+                                      eval_set=args.eval, chunk_rows=args.chunk_rows, backend=args.backend,
+                                      progress=Progress("compare"))
+    if args.plot:
+        plot_comparison(comparison, args.plot)
+    return comparison.summary()
+
+
 def cmd_models(args) -> dict:
     from .models import PAPER_SETTINGS, scaled_family
 
@@ -188,6 +201,28 @@ def build_parser() -> argparse.ArgumentParser:
                             "on a GPU; lbfgs: scipy's L-BFGS-B on the same objective as newton")
     probe.add_argument("--json", action="store_true", help="print one JSON object")
     probe.set_defaults(func=cmd_probe)
+
+    compare = sub.add_parser("compare", help="all-pairs FSE, asymmetry and CKA of many feature sets, one pass")
+    compare.add_argument("--features", nargs="+", metavar="A.h5", help="feature files, one set each")
+    compare.add_argument("--group", nargs="+", metavar="NAME=F1,F2",
+                         help="a named set of files concatenated column-wise")
+    group = compare.add_mutually_exclusive_group()
+    group.add_argument("--lambda", dest="lambda_", type=_number(float, 0.0, low_open=False),
+                       help="fixed ridge penalty (scikit-learn alpha)")
+    group.add_argument("--lambdas", help="candidate penalties, comma or space separated")
+    compare.add_argument("--relative-lambdas", action="store_true",
+                         help="multiply --lambdas by the mean eigenvalue of X'X (the default grid is relative)")
+    compare.add_argument("--per-target-lambda", action="store_true", help="choose lambda per target")
+    compare.add_argument("--validation-fraction", type=_number(float, 0.0, 1.0, low_open=False), default=0.1,
+                         help="part of the training rows that chooses lambda")
+    compare.add_argument("--split-seed", type=int, default=0)
+    compare.add_argument("--eval", choices=("validation", "test"), default="validation")
+    compare.add_argument("--chunk-rows", type=_number(int, 0), default=None, help="rows read per chunk")
+    compare.add_argument("--backend", choices=("auto", "numpy", "torch"), default="auto",
+                         help="float64 statistics with numpy, or torch (GPU when available)")
+    compare.add_argument("--plot", metavar="OUT.png", help="write heatmaps of FSE and debiased CKA")
+    compare.add_argument("--json", action="store_true", help="print one JSON object")
+    compare.set_defaults(func=cmd_compare)
 
     models = sub.add_parser("models", help="parameter and feature counts, M_feat and M_param of a model family")
     models.add_argument("--arch", required=True, choices=("resnet18", "vgg16", "transformer", "mlp"))

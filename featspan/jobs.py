@@ -87,6 +87,30 @@ def probe(smk) -> None:
     write_json(result, smk.output[0])
 
 
+def compare(smk) -> None:
+    from .cohort import Cohort
+    from .compare import FeatureSet, compare_feature_sets, plot_comparison
+    from .comparisons import feature_paths, lambda_grid
+    from .models.scaling import alpha_label
+
+    sets = []
+    for folder in smk.input:
+        cohort = Cohort.load(folder)
+        if cohort.is_base:
+            sets += [FeatureSet("M_1", feature_paths(folder, cohort, cohort.group("base"))),
+                     FeatureSet("M_1'", feature_paths(folder, cohort, cohort.group("base_other")))]
+        else:
+            sets.append(FeatureSet(f"M_{alpha_label(cohort.alpha)}", feature_paths(folder, cohort, cohort.group("single"))))
+    cfg = smk.params.span
+    comparison = compare_feature_sets(sets, lambdas=lambda_grid(cfg), per_target=cfg["per_target_lambda"],
+                                      validation_fraction=cfg["validation_fraction"], split_seed=cfg["split_seed"],
+                                      eval_set="validation", chunk_rows=cfg["chunk_rows"], backend=cfg["backend"],
+                                      progress=print)
+    write_json({**comparison.summary(), "experiment": smk.wildcards.exp, "state": smk.wildcards.state},
+               smk.output.json)
+    plot_comparison(comparison, smk.output.png)
+
+
 def summarize(smk) -> None:
     from .report.summary import summarize as write_summary
 
@@ -149,7 +173,7 @@ def toy_report(smk) -> None:
 
 JOBS = {"dataset": dataset, "tune": tune, "train": train, "features": features, "span": span, "probe": probe,
         "summarize_span": summarize, "summarize_probe": summarize, "table2": table2, "table3": table3,
-        "toy_run": toy_run, "toy_learned_signals": toy_report, "table1": toy_report,
+        "compare": compare, "toy_run": toy_run, "toy_learned_signals": toy_report, "table1": toy_report,
         **{name: figure for name in FIGURES}, **{name: toy_report for name in TOY_FIGURES},
         **{name: table_shuffled for name in SHUFFLED_TABLES}}
 

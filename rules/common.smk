@@ -2,8 +2,8 @@
 import json
 
 from featspan.cohort import experiment_cohorts
-from featspan.models.scaling import alpha_token
-from featspan.catalog import FIGURES, SHUFFLED_TABLES, TABLES, TOY_FIGURES, TOY_SECTION
+from featspan.models.scaling import alpha_from_token, alpha_label, alpha_token
+from featspan.catalog import COMPARE as COMPARE_SPEC, FIGURES, SHUFFLED_TABLES, TABLES, TOY_FIGURES, TOY_SECTION
 from featspan.provenance import DATA_CODE, MODEL_CODE, source_digest
 
 EXPERIMENTS = list(config["experiments"])
@@ -18,6 +18,7 @@ SPAN = "results/{exp}/span/{state}/a{alpha}_r{rep}.json"
 RESIDUALS = "results/{exp}/residuals/{state}/a{alpha}_r{rep}"
 PROBE = "results/{exp}/probe/{state}/a{alpha}_r{rep}.json"
 SUMMARY = "results/{exp}/summary/{kind}.csv"
+COMPARE = "results/{exp}/compare/{state}.{ext}"
 FIGURE = "results/figures/{name}_{slug}.{ext}"
 TABLE = "results/tables/{name}_{slug}.{ext}"
 LOG = "results/logs/{rule}/{stem}.log"
@@ -56,8 +57,7 @@ def exp_config(wildcards):
 
 
 def alpha_value(wildcards):
-    num, _, den = wildcards.alpha.partition("_")
-    return int(num) / int(den or 1)
+    return alpha_from_token(wildcards.alpha)
 
 
 def tuning_input(wildcards):
@@ -140,11 +140,6 @@ def report_about(experiments):
     }
 
 
-def alpha_label(alpha):
-    num, _, den = alpha_token(alpha).partition("_")
-    return num if not den else f"{num}/{den}"
-
-
 def unavailable(target, needs):
     """The input function of a target this config cannot make: asking for it says what it needs."""
 
@@ -180,6 +175,17 @@ TOY_SIGNALS = "results/toy/learned_signals.json"
 
 def toy_runs(wildcards=None):
     return [TOY_RUN.format(width=w, seed=s) for w in TOY["widths"] for s in TOY["seeds"]]
+
+
+def compare_inputs(wildcards):
+    """The feature folders of the first replicate's cohorts: M_1, M_1' and one model of every alpha."""
+    first = exp_config(wildcards)["seeds"][0]
+    return [FEATURES.format(exp=wildcards.exp, state=wildcards.state, alpha=a, rep=r)
+            for a, r in all_cohorts(wildcards.exp) if r == first]
+
+
+def compare_outputs():
+    return [COMPARE.format(exp=e, state=s, ext=ext) for e in EXPERIMENTS for s in STATES for ext in ("json", "png")]
 
 
 def toy_outputs():

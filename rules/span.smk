@@ -50,3 +50,32 @@ rule summarize_span:
         "../envs/figures.yaml"
     script:
         "../workflow_scripts/job.py"
+
+
+# featspan compare on one replicate's models: the all-pairs FSE and CKA matrices (beyond the paper).
+rule compare:
+    input:
+        compare_inputs,
+    output:
+        json=COMPARE.replace("{ext}", "json"),
+        png=report(
+            COMPARE.replace("{ext}", "png"),
+            caption="../report/compare.rst",
+            category=COMPARE_SPEC["section"],
+            labels={"experiment": "{exp}", "state": "{state}"},
+        ),
+    params:
+        span=canon(config["span"]),
+        report=lambda wc: {"caption": COMPARE_SPEC["caption"].format(state=wc.state)},
+    log:
+        log("compare", "{exp}/{state}"),
+    benchmark:
+        bench("compare", "{exp}/{state}")
+    threads: config["threads_per_job"]
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow_scripts/job.py"

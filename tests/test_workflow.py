@@ -53,6 +53,14 @@ def test_every_stage_runs_and_figures_are_written(tiny_run):
         assert rows[("regular_subsampled", ev)] == rows[("shuffled", ev)] != rows[("regular", ev)]
 
 
+def test_compare_matrices_of_the_first_replicate(tiny_run):
+    for state in ("trained", "init"):
+        out = json.loads((tiny_run / "results" / "tiny_mlp" / "compare" / f"{state}.json").read_text())
+        assert out["names"] == ["M_1", "M_1'", "M_1/2", "M_1/4"]
+        assert out["fse"][0][0] is None and all(v is not None for v in out["fse"][0][1:])
+        assert (tiny_run / "results" / "tiny_mlp" / "compare" / f"{state}.png").stat().st_size > 10_000
+
+
 def test_toy_outputs(tiny_run):
     records = json.loads((tiny_run / "results" / "toy" / "learned_signals.json").read_text())
     assert {(r["kind"], r["width"], r["n_models"]) for r in records} == {("concat", 4, 10), ("wide", 40, 1)}
@@ -144,7 +152,7 @@ def test_report_holds_every_figure_and_table_with_captions(tiny_run):
     assert run.returncode == 0, run.stderr[-3000:]
     html = (tiny_run / "report.html").read_text()
     for name in ("fig1_fsg_forward_trained.png", "fig4_fp_residuals.png", "fig14_fsg_reverse_init_test.png",
-                 "table2_accuracy_and_m.csv", "table3_residual_probes.csv", "fig5_toy_correlation.png"):
+                 "table2_accuracy_and_m.csv", "table3_residual_probes.csv", "fig5_toy_correlation.png", "trained.png"):
         assert name in html, name
     assert "Reverse feature span gap of random-init models on the test split" in html
     assert "2 replicate(s)" in html and "Toy constants" in html

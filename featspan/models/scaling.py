@@ -43,3 +43,8 @@ def smallest_widths(model: dict) -> list[int]:
     if arch == "transformer":
         return [model["hidden"], model["mlp"]]
     raise ValueError(f"unknown architecture {arch!r}")
+
+
+def alpha_label(alpha: float) -> str:
+    """How alpha is written in figures and tables: 1, 1/2, 1/16, 3/10."""
+    return alpha_token(alpha).replace("_", "/")

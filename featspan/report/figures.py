@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import textwrap
 from collections import defaultdict
-from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
 
@@ -15,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..catalog import FIGURES  # noqa: E402
+from ..models.scaling import alpha_label  # noqa: E402
 from ..io import atomic_path  # noqa: E402
 from .spread import Spread  # noqa: E402
 from .summary import read_table  # noqa: E402
@@ -22,11 +22,6 @@ from .summary import read_table  # noqa: E402
 STYLE = {"font.size": 10, "axes.titlesize": 10, "axes.labelsize": 10, "legend.fontsize": 8,
          "axes.spines.top": False, "axes.spines.right": False, "savefig.dpi": 150}
 M_STYLE = {"param": ("tab:red", "-", "M_param"), "feat": ("tab:blue", "--", "M_feat")}
-
-
-def alpha_label(alpha: float) -> str:
-    frac = Fraction(alpha).limit_denominator(1000)
-    return str(frac.numerator) if frac.denominator == 1 else f"{frac.numerator}/{frac.denominator}"
 
 
 def _grouped(rows, key, value):

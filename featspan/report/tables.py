@@ -14,6 +14,7 @@ from typing import Sequence
 from ..catalog import TABLES
 from ..cohort import Cohort
 from ..io import write_rows_csv, write_text
+from ..models.scaling import alpha_label
 from .spread import Spread
 
 
@@ -54,7 +55,7 @@ def write_table2(checkpoint_dirs: Sequence[str], csv_path, md_path) -> None:
     for r in rows:
         train = Spread(r["train_accuracy"], r["train_std"], r["n_models"]).format(".1f", 100)
         test = Spread(r["test_accuracy"], r["test_std"], r["n_models"]).format(".1f", 100)
-        lines.append(f"| {r['experiment']} | {_fraction(r['alpha'])} | {r['n_params']:,} | {r['n_features']} | "
+        lines.append(f"| {r['experiment']} | {alpha_label(r['alpha'])} | {r['n_params']:,} | {r['n_features']} | "
                      f"{r['m_feat']} | {r['m_param']} | {train} | {test} |")
     write_text("\n".join(lines) + "\n", md_path)
 
@@ -89,7 +90,7 @@ def write_table3(probe_tables: dict[str, list[dict]], csv_path, md_path) -> None
     write_rows_csv([{"row": r["row"], "experiment": e, "alpha": r[e][1], "accuracy": r[e][0].mean,
                      "std": r[e][0].sd, "replicates": r[e][0].n} for r in rows for e in exps if r[e]], csv_path)
     smallest = {e: min(rec["alpha"] for rec in probe_tables[e]) for e in exps}
-    head = " | ".join(f"{e} (α = {_fraction(smallest[e])})" for e in exps)
+    head = " | ".join(f"{e} (α = {alpha_label(smallest[e])})" for e in exps)
     md = [TABLES["table3"]["caption"], "",
           f"| feature set | {head} |", "|---|" + "---|" * len(exps)]
     md += [f"| {r['row']} | " + " | ".join("–" if r[e] is None else r[e][0].format(".1f") for e in exps) + " |"
@@ -138,7 +139,7 @@ def write_shuffled_table(name: str, span_results: Sequence[dict], csv_path, md_p
         mine = [r for r in rows if r["experiment"] == exp]
         alphas = sorted({r["alpha"] for r in mine}, reverse=True)
         cells = {(r["regression"], r["eval"], r["alpha"]): r for r in mine}
-        md += [f"**{exp}**", "", "| regression | error | rows | " + " | ".join(f"α = {_fraction(a)}" for a in alphas)
+        md += [f"**{exp}**", "", "| regression | error | rows | " + " | ".join(f"α = {alpha_label(a)}" for a in alphas)
                + " |", "|---|---|---|" + "---|" * len(alphas)]
         for regression, eval_set in ROW_ORDER:
             row = [cells.get((regression, eval_set, a)) for a in alphas]
@@ -150,7 +151,3 @@ def write_shuffled_table(name: str, span_results: Sequence[dict], csv_path, md_p
                                    for c in row) + " |")
         md.append("")
     write_text("\n".join(md), md_path)
-
-
-def _fraction(alpha: float) -> str:
-    return "1" if alpha == 1 else f"1/{round(1 / alpha)}"

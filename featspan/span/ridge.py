@@ -132,10 +132,13 @@ class RidgeSpan:
 
     ``stats.gram`` supplies ``X'X`` and ``X'Y`` as sub-blocks, ``stats.moments`` the validation and
     test rows' cross-products; the eigendecomposition of ``X'X`` is computed once here and serves
-    every lambda and every target. Only :meth:`write_residuals` reads the data again.
+    every lambda and every target. Only :meth:`write_residuals` reads the data again. ``basis``: another
+    RidgeSpan on the same regressors whose eigendecomposition (and validation block) this one reuses, so
+    one regressor set against many target sets costs one eigendecomposition.
     """
 
-    def __init__(self, stats: SpanStatistics, regressors: Sequence[int], targets: Sequence[int]):
+    def __init__(self, stats: SpanStatistics, regressors: Sequence[int], targets: Sequence[int],
+                 basis: "RidgeSpan | None" = None):
         self.stats = stats
         self.regressor_files = list(regressors)
         self.target_files = list(targets)
@@ -145,10 +148,15 @@ class RidgeSpan:
         if rx.size == 0 or ry.size == 0:
             raise ValueError("a regression needs at least one regressor and one target column")
         self.mean_x, self.mean_y = gram.mean[rx], gram.mean[ry]
-        xtx = gram.block(rx, rx)
-        self.xtx_trace = float(np.trace(xtx))
-        eigvals, self.eigvecs = stats.backend.eigh(xtx)
-        self.eigvals = np.clip(eigvals, 0.0, None)  # X'X is PSD; clip round-off negatives
+        if basis is not None and basis.stats is stats and basis.regressor_files == self.regressor_files:
+            self.xtx_trace, self.eigvals, self.eigvecs = basis.xtx_trace, basis.eigvals, basis.eigvecs
+            self._regressor_cache = basis._regressor_cache
+        else:
+            xtx = gram.block(rx, rx)
+            self.xtx_trace = float(np.trace(xtx))
+            eigvals, self.eigvecs = stats.backend.eigh(xtx)
+            self.eigvals = np.clip(eigvals, 0.0, None)  # X'X is PSD; clip round-off negatives
+            self._regressor_cache = {}  # what depends on the regressors alone, shared with spans built on this one
         self.z = self.eigvecs.T @ gram.block(rx, ry)  # V' X'Y
         self.dead = is_dead(gram.low[ry], gram.high[ry])
 
@@ -189,13 +197,16 @@ class RidgeSpan:
     def _validation_in_eigenbasis(self):
         """The validation rows' blocks in the eigenbasis of X'X, once: ``A = V' C_xx V`` (p x p),
         ``B = V' C_xy``, ``diag C_yy`` and the row count (None without validation rows)."""
-        blocks = self._eval_blocks(VALIDATION)
-        if blocks is None:
+        m = self.stats.moments.get(VALIDATION)
+        if m is None:
             return None
-        cxx, cxy, cyy, n = blocks
+        mu = self.stats.gram.mean
         be = self.stats.backend
         v = be.asarray(self.eigvecs)
-        return v.T @ be.asarray(cxx) @ v, v.T @ be.asarray(cxy), cyy, n
+        if "validation_a" not in self._regressor_cache:
+            self._regressor_cache["validation_a"] = v.T @ be.asarray(m.about(mu, self.rx, self.rx)) @ v
+        cxy, cyy = m.about(mu, self.rx, self.ry), m.diag_about(mu, self.ry)
+        return self._regressor_cache["validation_a"], v.T @ be.asarray(cxy), cyy, m.n
 
     def validation_errors(self, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """Sum of squared errors on the validation rows for every (lambda, target), and the
