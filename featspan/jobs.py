@@ -29,6 +29,10 @@ def start_job(smk) -> None:
     threadpool_limits(threads)
     if "torch" in sys.modules:  # otherwise OMP_NUM_THREADS applies when (if ever) torch is imported:
         sys.modules["torch"].set_num_threads(threads)  # importing it costs seconds here
+    gpus = int(getattr(smk.resources, "gpu", 0) or 0)
+    if gpus:  # before any CUDA call: this job's own device(s), not cuda:0 for every job
+        from .gpu_slots import claim
+        claim(gpus)
 
 
 def dataset(smk) -> None:
