@@ -135,6 +135,29 @@ def cmd_compare(args) -> dict:
     return comparison.summary()
 
 
+def cmd_estimate(args) -> dict:
+    import yaml
+    from snakemake.utils import validate
+
+    from .configcheck import explain, semantic_errors
+    from .estimate import estimate, format_table
+    from .schema import SCHEMA
+
+    config = yaml.safe_load(open(args.configfile))
+    try:
+        validate(config, str(SCHEMA))
+    except Exception as err:  # one line naming the key, as the workflow says it
+        cause = err.__context__
+        raise ValueError(explain(cause) if cause is not None and hasattr(cause, "absolute_path") else str(err)) from None
+    for error in semantic_errors(config):
+        raise ValueError(error)
+    summary = estimate(config, cores=args.cores, progress=lambda line: print(line, file=sys.stderr)).summary()
+    if not args.json:
+        print(format_table(summary))
+        return {}
+    return summary
+
+
 def cmd_models(args) -> dict:
     from .models import PAPER_SETTINGS, scaled_family
 
@@ -223,6 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--plot", metavar="OUT.png", help="write heatmaps of FSE and debiased CKA")
     compare.add_argument("--json", action="store_true", help="print one JSON object")
     compare.set_defaults(func=cmd_compare)
+
+    estimate = sub.add_parser("estimate", help="how long a config takes on this machine's device, from measurements")
+    estimate.add_argument("--configfile", required=True, metavar="FILE", help="a workflow config (YAML)")
+    estimate.add_argument("--cores", type=_number(int, 0), default=None, help="cores the run gets (default: all)")
+    estimate.add_argument("--json", action="store_true", help="print one JSON object")
+    estimate.set_defaults(func=cmd_estimate)
 
     models = sub.add_parser("models", help="parameter and feature counts, M_feat and M_param of a model family")
     models.add_argument("--arch", required=True, choices=("resnet18", "vgg16", "transformer", "mlp"))
