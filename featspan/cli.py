@@ -177,6 +177,24 @@ def cmd_models(args) -> dict:
             "in_shape": list(setting["in_shape"]), "n_classes": setting["n_classes"], "options": options}
 
 
+def _ridge_options(parser) -> None:
+    """The options of every command that runs ridge regressions (fse, compare)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--lambda", dest="lambda_", type=_number(float, 0.0, low_open=False),
+                       help="fixed ridge penalty (scikit-learn alpha)")
+    group.add_argument("--lambdas", help="candidate penalties, comma or space separated")
+    parser.add_argument("--relative-lambdas", action="store_true",
+                        help="multiply --lambdas by the mean eigenvalue of X'X (the default grid is relative)")
+    parser.add_argument("--per-target-lambda", action="store_true", help="choose lambda per target")
+    parser.add_argument("--validation-fraction", type=_number(float, 0.0, 1.0, low_open=False), default=0.1,
+                        help="part of the training rows that chooses lambda (0: fit on all, needs --lambda)")
+    parser.add_argument("--split-seed", type=int, default=0)
+    parser.add_argument("--chunk-rows", type=_number(int, 0), default=None,
+                        help="rows read per chunk (bounds memory; default 4096)")
+    parser.add_argument("--backend", choices=("auto", "numpy", "torch"), default="auto",
+                        help="float64 statistics with numpy, or torch (GPU when available); auto: torch on a GPU")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="featspan", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -185,24 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
     fse.add_argument("--regressors", nargs="+", required=True, metavar="A.h5",
                      help="regressor feature files; several are concatenated column-wise")
     fse.add_argument("--targets", nargs="+", required=True, metavar="B.h5", help="target feature files")
-    group = fse.add_mutually_exclusive_group()
-    group.add_argument("--lambda", dest="lambda_", type=_number(float, 0.0, low_open=False),
-                       help="fixed ridge penalty (scikit-learn alpha)")
-    group.add_argument("--lambdas", help="candidate penalties, comma or space separated")
-    fse.add_argument("--relative-lambdas", action="store_true",
-                     help="multiply --lambdas by the mean eigenvalue of X'X (the default grid is relative)")
-    fse.add_argument("--per-target-lambda", action="store_true", help="choose lambda per target")
-    fse.add_argument("--validation-fraction", type=_number(float, 0.0, 1.0, low_open=False), default=0.1,
-                     help="part of the training rows that chooses lambda (0: fit on all, needs --lambda)")
-    fse.add_argument("--split-seed", type=int, default=0)
+    _ridge_options(fse)
     fse.add_argument("--eval", choices=("validation", "test", "both"), default="both")
     fse.add_argument("--shuffled", action="store_true", help="Appendix D.4: fit and evaluate on a train/test mix")
     fse.add_argument("--outlier-threshold", type=_number(float, 0.0), default=None,
                      help="leave out targets with test error above this (Appendix D.3)")
-    fse.add_argument("--chunk-rows", type=_number(int, 0), default=None,
-                     help="rows read per chunk (bounds memory; default 4096)")
-    fse.add_argument("--backend", choices=("auto", "numpy", "torch"), default="auto",
-                     help="float64 statistics with numpy, or torch (GPU when available); auto: torch on a GPU")
     fse.add_argument("--cka", action="store_true", help="also report linear CKA, plain and debiased (fit rows)")
     fse.add_argument("--json", action="store_true", help="print one JSON object")
     fse.set_defaults(func=cmd_fse)
@@ -229,20 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--features", nargs="+", metavar="A.h5", help="feature files, one set each")
     compare.add_argument("--group", nargs="+", metavar="NAME=F1,F2",
                          help="a named set of files concatenated column-wise")
-    group = compare.add_mutually_exclusive_group()
-    group.add_argument("--lambda", dest="lambda_", type=_number(float, 0.0, low_open=False),
-                       help="fixed ridge penalty (scikit-learn alpha)")
-    group.add_argument("--lambdas", help="candidate penalties, comma or space separated")
-    compare.add_argument("--relative-lambdas", action="store_true",
-                         help="multiply --lambdas by the mean eigenvalue of X'X (the default grid is relative)")
-    compare.add_argument("--per-target-lambda", action="store_true", help="choose lambda per target")
-    compare.add_argument("--validation-fraction", type=_number(float, 0.0, 1.0, low_open=False), default=0.1,
-                         help="part of the training rows that chooses lambda")
-    compare.add_argument("--split-seed", type=int, default=0)
+    _ridge_options(compare)
     compare.add_argument("--eval", choices=("validation", "test"), default="validation")
-    compare.add_argument("--chunk-rows", type=_number(int, 0), default=None, help="rows read per chunk")
-    compare.add_argument("--backend", choices=("auto", "numpy", "torch"), default="auto",
-                         help="float64 statistics with numpy, or torch (GPU when available)")
     compare.add_argument("--plot", metavar="OUT.png", help="write heatmaps of FSE and debiased CKA")
     compare.add_argument("--json", action="store_true", help="print one JSON object")
     compare.set_defaults(func=cmd_compare)

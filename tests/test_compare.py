@@ -7,6 +7,7 @@ import pytest
 from featspan.cli import main
 from featspan.compare import compare_feature_sets, feature_sets
 from featspan.span import RowPlan, feature_span_error
+from test_similarity import _direct_cka
 
 N_TRAIN, N_TEST = 160, 60
 
@@ -51,17 +52,7 @@ def _kernel_cka(x, y):
 
 def _kernel_cka_debiased(x, y):
     """Song et al. (2012)'s unbiased HSIC of linear kernels, as used by Nguyen et al. (2021)."""
-    def hsic(k, l):
-        n = k.shape[0]
-        k, l = k.copy(), l.copy()
-        np.fill_diagonal(k, 0)
-        np.fill_diagonal(l, 0)
-        one = np.ones(n)
-        return (np.trace(k @ l) + (one @ k @ one) * (one @ l @ one) / ((n - 1) * (n - 2))
-                - 2 / (n - 2) * (one @ k @ l @ one)) / (n * (n - 3))
-
-    k, l = x @ x.T, y @ y.T
-    return hsic(k, l) / np.sqrt(hsic(k, k) * hsic(l, l))
+    return _direct_cka(x, y, debiased=True)  # explicit n x n kernels with zeroed diagonals
 
 
 def test_cka_entries_equal_the_textbook_kernel_formulas(files):
