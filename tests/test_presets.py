@@ -47,7 +47,9 @@ def test_tuning_winner_reaches_training(tmp_path):
     run = snakemake(tmp_path, "--cores", "2", target, config=path)
     assert run.returncode == 0, run.stderr[-3000:]
     tuning = json.loads((tmp_path / "results" / "tuned" / "tuning" / "a1.json").read_text())
-    assert len(tuning["grid"]) == 2 and tuning["seed"] == 0
+    from featspan.seeding import model_streams  # the first model of the first replicate's cohort
+    assert len(tuning["grid"]) == 2 and tuning["replicate"] == 0
+    assert tuning["seed"] == model_streams("tuned", 1.0, 0, 0).init
     best = max(tuning["grid"], key=lambda g: g["val_accuracy"])
     assert tuning["best"] == {"lr": best["lr"], "weight_decay": best["weight_decay"]}
     log = (tmp_path / "results" / "logs" / "train" / "tuned" / "a1_r1.log").read_text()
