@@ -195,7 +195,7 @@ say "run 2: experiment 'diverges' fixed; only what is missing may be submitted"
 sed 's/lr: 1.0e+12}/lr: 0.003}/' tests/slurm/config.yaml >fixed.yaml
 grep -q 'lr: 0.003}  # diverges' fixed.yaml || fail "could not fix the learning rate in fixed.yaml"
 # the first job-stats table of a dry run (it prints two), summed over the rules that go to SLURM
-expected=$(smk --configfile fixed.yaml -n 2>/dev/null | awk '$1 == "total" {done = 1} !done && $1 ~ /^(dataset|train|features|span|probe)$/ {n += $2} END {print n + 0}')
+expected=$(smk --configfile fixed.yaml -n 2>/dev/null | awk '$1 == "total" {done = 1} !done && $1 ~ /^(dataset|train|features|span|probe|compare)$/ {n += $2} END {print n + 0}')
 smk --configfile fixed.yaml >run2.log 2>&1 || { tail -40 run2.log; fail "the rerun failed"; }
 submitted=$(grep -c "has been submitted with SLURM jobid" run2.log || true)
 [[ "$submitted" == "$expected" ]] || fail "rerun submitted $submitted jobs, expected the $expected missing ones"
