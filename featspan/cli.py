@@ -148,7 +148,8 @@ def cmd_estimate(args) -> dict:
         validate(config, str(SCHEMA))
     except Exception as err:  # one line naming the key, as the workflow says it
         cause = err.__context__
-        raise ValueError(explain(cause) if cause is not None and hasattr(cause, "absolute_path") else str(err)) from None
+        named = cause is not None and hasattr(cause, "absolute_path")
+        raise ValueError(explain(cause) if named else str(err)) from None
     for error in semantic_errors(config):
         raise ValueError(error)
     summary = estimate(config, cores=args.cores, progress=lambda line: print(line, file=sys.stderr)).summary()
@@ -222,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--max-iter", type=_number(int, 0), default=None,
                        help="iteration cap per fit (default: 100 Newton steps, 5,000 L-BFGS iterations)")
     probe.add_argument("--tol", type=_number(float, 0.0), default=1e-4,
-                       help="converged when the gradient's norm is at most this (scikit-learn's tol, as tight or tighter)")
+                       help="converged when the gradient's norm is at most this (scikit-learn's tol, or tighter)")
     probe.add_argument("--device", default=None, help="torch device (default: cuda if available)")
     probe.add_argument("--solver", choices=("auto", "newton", "lbfgs", "torch"), default="auto",
                        help="auto: newton (truncated Newton in the features' eigenbasis) on the CPU, torch's L-BFGS "

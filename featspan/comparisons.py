@@ -101,7 +101,8 @@ def span_cohort(base_dir: str | Path, narrow_dir: str | Path, span_cfg: dict, re
             "lambda_grid": {**span_cfg["lambdas"]}, "per_target_lambda": span_cfg["per_target_lambda"],
             "validation_fraction": span_cfg["validation_fraction"], "outlier_threshold": threshold,
             "outlier_rule": "test-split records with targets: below_outlier_threshold only (Appendix D.3)",
-            "backend": stats.backend.describe(), "similarity": similarity, "forward_fse": forward_fse, "records": records}
+            "backend": stats.backend.describe(), "similarity": similarity, "forward_fse": forward_fse,
+            "records": records}
 
 
 def _statistics(bank: FeatureBank, make_plan, span_cfg: dict) -> SpanStatistics:

@@ -41,7 +41,8 @@ def write_cohort_features(dataset_path, checkpoint_dir, out_dir, state: str, *, 
         model = build_from_config(ckpt["model"], ckpt["alpha"], ckpt["in_shape"], ckpt["n_classes"])
         model.load_state_dict(ckpt["state_dict"])
         attrs = {"experiment": experiment, "dataset": dataset, "arch": cohort.arch, "alpha": cohort.alpha,
-                 "seed": cohort.seeds[i], "index": i, "data_order": cohort.data_order, "state": state, "n_params": ckpt["n_params"], "config_hash": ckpt["config_hash"],
+                 "seed": cohort.seeds[i], "index": i, "data_order": cohort.data_order, "state": state,
+                 "n_params": ckpt["n_params"], "config_hash": ckpt["config_hash"],
                  "checkpoint_sha256": file_sha256(path), "replicate": cohort.replicate}
         write_feature_file(out / cohort.filename(i, ".h5"), {
             "train": (extract_features(model, x, device=device), data.y_train),

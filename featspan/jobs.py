@@ -75,7 +75,8 @@ def span(smk) -> None:
                              residual_m_choices=smk.params.residual_m_choices)
         result["state"] = state
         for r in result["records"]:
-            print(state, {k: r[k] for k in ("direction", "m_choice", "eval", "targets", "fse_first", "fse_second", "fsg")})
+            print(state, {k: r[k] for k in ("direction", "m_choice", "eval", "targets", "fse_first", "fse_second",
+                                            "fsg")})
         write_json(result, smk.output[f"json_{state}"])
 
 
@@ -104,7 +105,8 @@ def compare(smk) -> None:
             sets += [FeatureSet("M_1", feature_paths(folder, cohort, cohort.group("base"))),
                      FeatureSet("M_1'", feature_paths(folder, cohort, cohort.group("base_other")))]
         else:
-            sets.append(FeatureSet(f"M_{alpha_label(cohort.alpha)}", feature_paths(folder, cohort, cohort.group("single"))))
+            single = feature_paths(folder, cohort, cohort.group("single"))
+            sets.append(FeatureSet(f"M_{alpha_label(cohort.alpha)}", single))
     cfg = smk.params.span
     comparison = compare_feature_sets(sets, lambdas=lambda_grid(cfg), per_target=cfg["per_target_lambda"],
                                       validation_fraction=cfg["validation_fraction"], split_seed=cfg["split_seed"],

@@ -23,7 +23,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -174,7 +174,8 @@ def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
 def make_scheduler(optimizer, cfg: TrainConfig, steps_per_epoch: int):
     total = cfg.epochs * steps_per_epoch
     if cfg.schedule == "cosine":
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
     if cfg.schedule == "step":
         marks = [int(round(m * total)) for m in cfg.milestones]
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cfg.gamma ** sum(s >= m for m in marks))

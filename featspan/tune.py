@@ -58,5 +58,6 @@ def tune_job(dataset_path, *, experiment: str, alpha: float, replicate: int, mod
     if not finite:
         raise TrainingDiverged(f"tuning alpha={alpha}: every learning rate x weight decay candidate diverged")
     best = max(finite, key=lambda g: g["val_accuracy"])  # the first of equals: grid order breaks ties
-    return {"alpha": alpha, "replicate": replicate, "seed": streams.init, "best": {"lr": best["lr"], "weight_decay": best["weight_decay"]},
+    return {"alpha": alpha, "replicate": replicate, "seed": streams.init,
+            "best": {"lr": best["lr"], "weight_decay": best["weight_decay"]},
             "grid": grid, "n_fit": int(len(fit)), "n_validation": int(len(val))}
