@@ -129,7 +129,7 @@ def cmd_compare(args) -> dict:
     comparison = compare_feature_sets(sets, lambdas=_lambda_grid(args), per_target=args.per_target_lambda,
                                       validation_fraction=args.validation_fraction, split_seed=args.split_seed,
                                       eval_set=args.eval, chunk_rows=args.chunk_rows, backend=args.backend,
-                                      progress=Progress("compare"))
+                                      cka_only=args.cka_only, progress=Progress("compare"))
     if args.plot:
         plot_comparison(comparison, args.plot)
     return comparison.summary()
@@ -237,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="a named set of files concatenated column-wise")
     _ridge_options(compare)
     compare.add_argument("--eval", choices=("validation", "test"), default="validation")
+    compare.add_argument("--cka-only", action="store_true", help="only the CKA matrices (no regressions)")
     compare.add_argument("--plot", metavar="OUT.png", help="write heatmaps of FSE and debiased CKA")
     compare.add_argument("--json", action="store_true", help="print one JSON object")
     compare.set_defaults(func=cmd_compare)

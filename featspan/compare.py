@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from .h5 import FeatureBank
-from .span import RidgeSpan, RowPlan, SpanStatistics, default_lambda_grid
+from .span import EVAL_ROLES, NONE, TEST, VALIDATION, RidgeSpan, RowPlan, SpanStatistics, default_lambda_grid
 from .span.similarity import debiased_linear_cka, linear_cka, row_norm_products
 
 
@@ -62,7 +62,7 @@ class Comparison:
         return self.fse - self.fse.T
 
     def summary(self) -> dict:
-        def matrix(a):
+        def matrix(a):  # strict JSON: an undefined entry is null
             return [[None if not np.isfinite(v) else float(v) for v in row] for row in a]
 
         return {"names": self.names, "eval": self.eval_set, "fse": matrix(self.fse),
@@ -73,8 +73,11 @@ class Comparison:
 
 def compare_feature_sets(sets: Sequence[FeatureSet], *, lambdas=None, per_target: bool = False,
                          validation_fraction: float = 0.1, split_seed: int = 0, eval_set: str = "validation",
-                         chunk_rows: int | None = None, backend: str = "numpy", progress=None) -> Comparison:
-    """The N x N matrices of FSE, asymmetry and CKA of ``sets`` from one statistics pass."""
+                         chunk_rows: int | None = None, backend: str = "numpy", cka_only: bool = False,
+                         progress=None) -> Comparison:
+    """The N x N matrices of FSE, asymmetry and CKA of ``sets`` from one statistics pass. The pass reads
+    only the rows the requested numbers use: fit and validation rows for FSE on the validation part, the
+    test rows too for FSE on the test split, the fit rows alone with ``cka_only`` (no FSE)."""
     from .span.statistics import DEFAULT_CHUNK_ROWS
 
     if eval_set not in ("validation", "test"):
@@ -91,9 +94,12 @@ def compare_feature_sets(sets: Sequence[FeatureSet], *, lambdas=None, per_target
     chosen = [[None] * n for _ in range(n)]
     with FeatureBank(unique) as bank:
         plan = RowPlan.regular(bank.n_rows("train"), bank.n_rows("test"), validation_fraction, split_seed)
+        unused = {VALIDATION, TEST} if cka_only else ({TEST} if eval_set == "validation" else set())
+        plan.roles = {split: np.where(np.isin(roles, list(unused)), NONE, roles).astype(np.int8)
+                      for split, roles in plan.roles.items()}
         stats = SpanStatistics.compute(bank, plan, chunk_rows or DEFAULT_CHUNK_ROWS, backend)
         progress(f"statistics of {bank.dim} columns of {n} feature sets")
-        for i in range(n):
+        for i in range(0 if cka_only else n):
             basis = None
             for j in range(n):
                 if i == j:
@@ -110,7 +116,7 @@ def compare_feature_sets(sets: Sequence[FeatureSet], *, lambdas=None, per_target
                 cka[i, j] = cka[j, i] = linear_cka(stats, files[i], files[j])
                 dcka[i, j] = dcka[j, i] = debiased_linear_cka(stats, files[i], files[j], products)
         progress("CKA of every pair")
-        meta = {"n_fit_rows": stats.gram.n, "n_eval_rows": plan.count(2 if eval_set == "validation" else 3),
+        meta = {"n_fit_rows": stats.gram.n, "n_eval_rows": 0 if cka_only else plan.count(EVAL_ROLES[eval_set]),
                 "validation_fraction": validation_fraction, "per_target_lambda": per_target,
                 "files": {s.name: [str(p) for p in s.paths] for s in sets}}
     return Comparison([s.name for s in sets], fse, cka, dcka, chosen, eval_set, meta)

@@ -86,3 +86,12 @@ def test_command_line_json_plot_and_bad_input(files, make_features, tmp_path, ca
         assert needle in err and str(bad) in err and len(err.strip().splitlines()) == 1
     assert main(["compare", "--features", str(files["a"])]) == 2
     assert "at least two" in capsys.readouterr().err
+
+
+def test_cka_only_reads_the_fit_rows_alone_and_gives_the_same_cka(files):
+    sets = feature_sets([files["a"], files["b"], files["c"]])
+    full = compare_feature_sets(sets, validation_fraction=0.2, eval_set="test")
+    only = compare_feature_sets(sets, validation_fraction=0.2, cka_only=True)
+    np.testing.assert_allclose(only.cka, full.cka, rtol=1e-12)
+    np.testing.assert_allclose(only.cka_debiased, full.cka_debiased, rtol=1e-12)
+    assert np.isnan(only.fse).all() and only.meta["n_eval_rows"] == 0 and full.meta["n_eval_rows"] == N_TEST
