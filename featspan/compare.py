@@ -97,7 +97,7 @@ def compare_feature_sets(sets: Sequence[FeatureSet], *, lambdas=None, per_target
         unused = {VALIDATION, TEST} if cka_only else ({TEST} if eval_set == "validation" else set())
         plan.roles = {split: np.where(np.isin(roles, list(unused)), NONE, roles).astype(np.int8)
                       for split, roles in plan.roles.items()}
-        stats = SpanStatistics.compute(bank, plan, chunk_rows or DEFAULT_CHUNK_ROWS, backend)
+        stats = SpanStatistics.compute(bank, plan, chunk_rows or DEFAULT_CHUNK_ROWS, backend, row_norms=True)
         progress(f"statistics of {bank.dim} columns of {n} feature sets")
         for i in range(0 if cka_only else n):
             basis = None

@@ -40,3 +40,17 @@ def test_cka_matches_direct_formula(make_features, debiased):
                        y[:120].astype(np.float32).astype(np.float64), debiased)
     assert got == pytest.approx(want, rel=1e-9)
     assert fn(stats, [0, 1], [0, 1]) == pytest.approx(1.0, rel=1e-12)
+
+
+def test_row_norm_products_from_the_pass_equal_a_second_pass(make_features):
+    """The debiased CKA's sum_i a_f(i) a_g(i), gathered in the statistics pass, against the direct pass."""
+    from featspan.span.similarity import row_norm_products
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(230, 7)) * 3 + 40.0                   # a large mean tests the shifted accumulation
+    files = [make_features(f"f{i}", x[:200, c], x[200:, c]) for i, c in enumerate((slice(0, 2), slice(2, 5), slice(5, 7)))]
+    plan = RowPlan.regular(200, 30, 0.2, seed=1)
+    gathered = SpanStatistics.compute(FeatureBank(files), plan, chunk_rows=64, row_norms=True)
+    direct = SpanStatistics.compute(FeatureBank(files), plan, chunk_rows=64)
+    assert gathered.norms is not None and direct.norms is None
+    np.testing.assert_allclose(row_norm_products(gathered), row_norm_products(direct), rtol=1e-9)

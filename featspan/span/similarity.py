@@ -30,7 +30,15 @@ def linear_cka(stats: SpanStatistics, files_a: Sequence[int], files_b: Sequence[
 
 
 def row_norm_products(stats: SpanStatistics) -> np.ndarray:
-    """``P[f, g] = sum_i a_f(i) a_g(i)`` over fit rows, with ``a_f(i)`` row i's centered squared norm in file f."""
+    """``P[f, g] = sum_i a_f(i) a_g(i)`` over fit rows, with ``a_f(i)`` row i's centered squared norm in file f.
+
+    From the moments the statistics pass gathered (``row_norms=True``) when it did: with ``w_i`` the shifted
+    rows, ``d`` = fit mean - shift, ``r_f(i) = ||w_i,f||^2``, ``e_f = ||d_f||^2`` and ``C`` the centered
+    cross-product, ``a_f = r_f - 2 w_f.d_f + e_f`` gives
+    ``P = R'R - 2 (R'W)_fg d_g - 2 (R'W)_gf d_f + 4 d_f' C_fg d_g + e_g 1'r_f + e_f 1'r_g + n e_f e_g``.
+    Otherwise a second pass over the fit rows computes it directly."""
+    if stats.norms is not None:
+        return _norm_products_from_moments(stats)
     bank = stats.bank
     n_files = len(bank.files)
     out = np.zeros((n_files, n_files))
@@ -43,6 +51,17 @@ def row_norm_products(stats: SpanStatistics) -> np.ndarray:
             norms = np.stack([np.einsum("ij,ij->i", centered[:, cols], centered[:, cols]) for cols in bank.blocks], 1)
             out += norms.T @ norms
     return out
+
+
+def _norm_products_from_moments(stats: SpanStatistics) -> np.ndarray:
+    rr, rw, rsum = stats.norms
+    blocks = stats.bank.blocks
+    d = stats.gram.mean - stats.shift
+    n = stats.gram.n
+    e = np.array([d[b] @ d[b] for b in blocks])
+    rwd = np.stack([rw[:, b] @ d[b] for b in blocks], axis=1)            # [f, g] = sum_i r_f(i) w_i,g . d_g
+    dcd = np.array([[d[bf] @ stats.gram.block(bf, bg) @ d[bg] for bg in blocks] for bf in blocks])
+    return (rr - 2 * rwd - 2 * rwd.T + 4 * dcd + np.outer(rsum, e) + np.outer(e, rsum) + n * np.outer(e, e))
 
 
 def _hsic_unbiased(cross_sq: float, trace_a: float, trace_b: float, norm_products: float, n: int) -> float:

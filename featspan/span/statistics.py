@@ -148,11 +148,15 @@ class RoleMoments:
     a chunk the rows are grouped by role on the way (a gather of the stored float32 rows), so each
     role's products run over one contiguous block and the chunk costs one product in all. With ``rows``
     only those rows of the cross-product are accumulated (``Z[:, rows]' Z``, plus the diagonal): a
-    single regression needs ``X'[X Y]`` and not ``Y'Y``.
+    single regression needs ``X'[X Y]`` and not ``Y'Y``. With ``file_blocks`` (each file's columns) the fit
+    rows also give the moments of their per-file squared norms (:class:`NormMoments`), from which the
+    debiased CKA reads ``sum_i a_f(i) a_g(i)`` without a second pass.
     """
 
-    def __init__(self, dim: int, backend, rows: np.ndarray | None = None):
+    def __init__(self, dim: int, backend, rows: np.ndarray | None = None, file_blocks=None):
         self.backend = backend
+        self.file_blocks = None if file_blocks is None else [_selector(np.asarray(b), backend) for b in file_blocks]
+        self.norms = None  # R'R, R'W and the column sums of R over the fit rows, R = per-file squared norms
         self.dim = dim
         self.rows = None if rows is None else np.asarray(rows)
         self._rows = self._rest = None
@@ -208,8 +212,16 @@ class RoleMoments:
         for role, count in zip(present, counts):
             S, col_sum, sq = self._products(w[start:start + count])
             self._add(int(role), int(count), col_sum, S, sq)
+            if role == FIT and self.file_blocks is not None:
+                self._add_norms(w[start:start + count])
             self._extremes(int(role), block[start:start + count])
             start += count
+
+    def _add_norms(self, w) -> None:
+        """Accumulate R'R, R'W and 1'R for the shifted fit rows W, R[i, f] = ||W_i restricted to file f||^2."""
+        r = self.backend.stack_columns([self.backend.row_squares(w[:, cols]) for cols in self.file_blocks])
+        parts = (r.T @ r, r.T @ w, r.sum(0))
+        self.norms = parts if self.norms is None else tuple(a + b for a, b in zip(self.norms, parts))
 
     def _extremes(self, role: int, rows: np.ndarray) -> None:
         """Each column's smallest and largest value, on the stored rows (exact)."""
@@ -266,16 +278,20 @@ class SpanStatistics:
     moments: dict[int, Moments]
     chunk_rows: int = DEFAULT_CHUNK_ROWS
     backend: object = None  # the backend module (featspan.span.backend) the statistics were computed on
+    norms: tuple | None = None      # (R'R, R'W, 1'R) of the fit rows' per-file squared norms, when gathered
+    shift: np.ndarray | None = None  # the point the rows were shifted by during the pass
 
     @classmethod
     def compute(cls, bank: FeatureBank, plan: RowPlan, chunk_rows: int = DEFAULT_CHUNK_ROWS,
-                backend="numpy", regressor_files: Sequence[int] | None = None) -> "SpanStatistics":
+                backend="numpy", regressor_files: Sequence[int] | None = None,
+                row_norms: bool = False) -> "SpanStatistics":
         """One pass over the rows the plan uses. With ``regressor_files`` only the cross-products of
         their columns with every column are kept: enough for regressions on those files (the one-GEMM
-        ``X'[X Y]`` of a single regression), not for CKA or for regressions on the other files."""
+        ``X'[X Y]`` of a single regression), not for CKA or for regressions on the other files. With
+        ``row_norms`` the pass also gathers what the debiased CKA needs of the rows' norms."""
         backend = get_backend(backend) if isinstance(backend, str) else backend
         rows = None if regressor_files is None else bank.columns(list(regressor_files))
-        acc = RoleMoments(bank.dim, backend, rows)
+        acc = RoleMoments(bank.dim, backend, rows, bank.blocks if row_norms else None)
         for split, roles in plan.roles.items():
             if not np.any(roles != NONE):
                 continue
@@ -290,4 +306,5 @@ class SpanStatistics:
         if fit is None or fit.n < 2:
             raise ValueError(f"the regression needs at least 2 fit rows, got {0 if fit is None else fit.n}")
         moments = {role: m for role in (VALIDATION, TEST) if (m := acc.moments(role)) is not None}
-        return cls(bank, plan, FitGram(fit), moments, chunk_rows, backend)
+        norms = None if acc.norms is None else tuple(backend.to_numpy(a) for a in acc.norms)
+        return cls(bank, plan, FitGram(fit), moments, chunk_rows, backend, norms, acc.shift)

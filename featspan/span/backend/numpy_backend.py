@@ -45,3 +45,12 @@ def column_squares(w) -> np.ndarray:
 
 def eigh(matrix) -> tuple[np.ndarray, np.ndarray]:
     return np.linalg.eigh(matrix)
+
+
+def row_squares(w) -> np.ndarray:
+    """``sum_j w_ij^2`` for every row i."""
+    return np.einsum("ij,ij->i", w, w)
+
+
+def stack_columns(columns) -> np.ndarray:
+    return np.stack(columns, axis=1)

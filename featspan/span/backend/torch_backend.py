@@ -51,3 +51,11 @@ def column_squares(w):
 def eigh(matrix) -> tuple[np.ndarray, np.ndarray]:
     vals, vecs = torch.linalg.eigh(asarray(matrix))
     return to_numpy(vals), to_numpy(vecs)
+
+
+def row_squares(w):
+    return (w * w).sum(1)
+
+
+def stack_columns(columns):
+    return torch.stack(columns, dim=1)
