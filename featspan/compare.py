@@ -147,7 +147,9 @@ def plot_comparison(comparison: Comparison, path) -> None:
         if n <= 12:
             for (r, c), v in np.ndenumerate(values):
                 if np.isfinite(v):
-                    ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=7, color="w")
+                    red, green, blue, _ = image.cmap(image.norm(v))
+                    light = 0.299 * red + 0.587 * green + 0.114 * blue > 0.5  # dark text on light cells
+                    ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=7, color="k" if light else "w")
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=Path(path).suffix[1:] or "png", dpi=150, bbox_inches="tight")
