@@ -28,9 +28,10 @@ from typing import Sequence
 
 import numpy as np
 
+from .schema import default
 from .softmax_newton import SoftmaxObjective, minimize_softmax
 
-DEFAULT_C_GRID = tuple(float(c) for c in np.logspace(-4, 1, 6))
+DEFAULT_C_GRID = tuple(float(c) for c in default("properties/probe", "C_grid"))  # the config schema's
 
 
 class ProbeConvergenceWarning(UserWarning):

@@ -28,6 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from ..h5 import FeatureBank, FeatureFileWriter
+from ..schema import section
 from .rows import EVAL_ROLES, FIT, VALIDATION, RowPlan
 from .statistics import DEFAULT_CHUNK_ROWS, SpanStatistics, SymmetricForm
 
@@ -380,5 +381,7 @@ def feature_span_error(regressor_paths: Sequence, target_paths: Sequence, *, lam
 
 
 def default_lambda_grid() -> LambdaGrid:
-    """20 values from 1e-6 to 1e2 times the mean eigenvalue of X'X."""
-    return LambdaGrid.logspace(1e-6, 1e2, 20, relative=True)
+    """The config schema's default grid (``span.lambdas``): 20 values from 1e-6 to 1e2 times the mean
+    eigenvalue of X'X."""
+    grid = section("properties/span")["lambdas"]["properties"]
+    return LambdaGrid.logspace(*(grid[k]["default"] for k in ("min", "max", "num", "relative")))

@@ -15,10 +15,11 @@ from typing import Sequence
 import numpy as np
 
 from ..h5 import FeatureBank
+from ..schema import default
 from .backend import get_backend
 from .rows import FIT, NONE, TEST, VALIDATION, RowPlan
 
-DEFAULT_CHUNK_ROWS = 4096
+DEFAULT_CHUNK_ROWS = default("properties/span", "chunk_rows")  # the config schema's
 
 
 @dataclass
