@@ -32,7 +32,7 @@ import numpy as np
 DIGITS_ROWS = 1797
 
 
-def dataset_shape(options: dict, model: dict) -> tuple[tuple[int, ...], int, int, int]:
+def dataset_shape(options: dict) -> tuple[tuple[int, ...], int, int, int]:
     """(input shape, classes, training rows, test rows) of a config's dataset, without loading it."""
     name = options["name"]
     if name == "mnist1d":
@@ -91,11 +91,12 @@ def _train_seconds(model: dict, alpha: float, shape, classes: int, n_models: int
     """A cohort's training time: (3 steps - 1 step) / 2 per step, scaled to the epochs."""
     import torch
 
+    from . import train as T
     from .models import build_from_config
     from .train import CohortSpec, TrainConfig, train_cohort
 
     options = {k: v for k, v in train.items() if k in TrainConfig.__dataclass_fields__ and k != "epochs"}
-    batch = options.get("batch_size", 128)
+    batch = options["batch_size"]  # the validated config's (the schema fills it)
     times = []
     for steps in (1, 3):
         x = torch.randn(steps * batch, *shape)
@@ -104,8 +105,7 @@ def _train_seconds(model: dict, alpha: float, shape, classes: int, n_models: int
                           list(range(100, 100 + n_models)))
         cfg = TrainConfig(**{**options, "epochs": 1, "checkpoint_every": 0, "device": device})
         t0 = time.perf_counter()
-        import featspan.train as T
-        quiet, T._log = T._log, lambda msg: None
+        quiet, T._log = T._log, lambda msg: None  # no epoch lines in the timing
         try:
             train_cohort(spec, x, y, cfg)
         finally:
@@ -192,7 +192,7 @@ def estimate(config: dict, cores: int | None = None, progress=print) -> Estimate
     out = Estimate(device, cores or os.cpu_count() or 1, startup)
     probe_fits = len(config["probe"]["C_grid"]) + 1
     for name, exp in config["experiments"].items():
-        shape, classes, n_train, n_test = dataset_shape(exp["dataset"], exp["model"])
+        shape, classes, n_train, n_test = dataset_shape(exp["dataset"])
         options = {k: v for k, v in exp["model"].items() if k != "arch"}
         replicates = len(exp["seeds"])
         rules = {"train": 0.0, "features": 0.0, "span": 0.0, "probe": 0.0, "tune": 0.0}

@@ -12,11 +12,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_dataset_shapes_are_known_without_loading():
-    assert dataset_shape({"name": "mnist1d", "num_samples": 5000, "train_split": 0.8, "tokens": 0}, {}) == ((40,), 10, 4000, 1000)
-    assert dataset_shape({"name": "mnist1d", "num_samples": 100, "train_split": 0.5, "tokens": 8}, {})[0] == (6, 9)
-    assert dataset_shape({"name": "digits", "size": 12, "test_fraction": 0.25}, {}) == ((1, 12, 12), 10, 1348, 449)
-    assert dataset_shape({"name": "cifar10"}, {}) == ((3, 32, 32), 10, 50_000, 10_000)
-    assert dataset_shape({"name": "mnli", "max_length": 128, "hidden_states": "cached"}, {})[:2] == ((128, 128), 3)
+    assert dataset_shape({"name": "mnist1d", "num_samples": 5000, "train_split": 0.8, "tokens": 0}) == ((40,), 10, 4000, 1000)
+    assert dataset_shape({"name": "mnist1d", "num_samples": 100, "train_split": 0.5, "tokens": 8})[0] == (6, 9)
+    assert dataset_shape({"name": "digits", "size": 12, "test_fraction": 0.25}) == ((1, 12, 12), 10, 1348, 449)
+    assert dataset_shape({"name": "cifar10"}) == ((3, 32, 32), 10, 50_000, 10_000)
+    assert dataset_shape({"name": "mnli", "max_length": 128, "hidden_states": "cached"})[:2] == ((128, 128), 3)
 
 
 def test_estimate_of_the_tiny_config(capsys):
