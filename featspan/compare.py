@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from .h5 import FeatureBank
-from .span import EVAL_ROLES, NONE, TEST, VALIDATION, RidgeSpan, RowPlan, SpanStatistics, default_lambda_grid
+from .span import EVAL_ROLES, TEST, VALIDATION, RidgeSpan, RowPlan, SpanStatistics, default_lambda_grid
 from .span.similarity import debiased_linear_cka, linear_cka, row_norm_products
 
 
@@ -78,8 +78,6 @@ def compare_feature_sets(sets: Sequence[FeatureSet], *, lambdas=None, per_target
     """The N x N matrices of FSE, asymmetry and CKA of ``sets`` from one statistics pass. The pass reads
     only the rows the requested numbers use: fit and validation rows for FSE on the validation part, the
     test rows too for FSE on the test split, the fit rows alone with ``cka_only`` (no FSE)."""
-    from .span.statistics import DEFAULT_CHUNK_ROWS
-
     if eval_set not in ("validation", "test"):
         raise ValueError(f"--eval must be validation or test, got {eval_set!r}")
     if eval_set == "validation" and validation_fraction == 0:
@@ -93,11 +91,10 @@ def compare_feature_sets(sets: Sequence[FeatureSet], *, lambdas=None, per_target
     fse, cka, dcka = np.full((n, n), np.nan), np.eye(n), np.eye(n)
     chosen = [[None] * n for _ in range(n)]
     with FeatureBank(unique) as bank:
-        plan = RowPlan.regular(bank.n_rows("train"), bank.n_rows("test"), validation_fraction, split_seed)
-        unused = {VALIDATION, TEST} if cka_only else ({TEST} if eval_set == "validation" else set())
-        plan.roles = {split: np.where(np.isin(roles, list(unused)), NONE, roles).astype(np.int8)
-                      for split, roles in plan.roles.items()}
-        stats = SpanStatistics.compute(bank, plan, chunk_rows or DEFAULT_CHUNK_ROWS, backend, row_norms=True)
+        unused = (VALIDATION, TEST) if cka_only else ((TEST,) if eval_set == "validation" else ())
+        plan = RowPlan.regular(bank.n_rows("train"), bank.n_rows("test"), validation_fraction,
+                               split_seed).without(*unused)
+        stats = SpanStatistics.compute(bank, plan, chunk_rows, backend, row_norms=True)
         progress(f"statistics of {bank.dim} columns of {n} feature sets")
         for i in range(0 if cka_only else n):
             basis = None

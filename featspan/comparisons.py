@@ -32,11 +32,6 @@ def feature_paths(directory: str | Path, cohort: Cohort, indices: Sequence[int])
     return [Path(directory) / cohort.filename(i, ".h5") for i in indices]
 
 
-def lambda_grid(span_cfg: dict) -> LambdaGrid:
-    g = span_cfg["lambdas"]
-    return LambdaGrid.logspace(g["min"], g["max"], g["num"], g["relative"])
-
-
 def span_cohort(base_dir: str | Path, narrow_dir: str | Path, span_cfg: dict, residual_dir: str | Path | None = None,
                 residual_m_choices: Sequence[str] = ("param",)) -> dict:
     """Every FSE and FSG of one narrow cohort against its replicate's base cohort.
@@ -56,7 +51,7 @@ def span_cohort(base_dir: str | Path, narrow_dir: str | Path, span_cfg: dict, re
     paths = named["M_1"] + named["M_1'"] + narrow_paths + target_path
     index = {"M_1": [0], "M_1'": [1], "concat_feat": list(range(2, 2 + narrow.m_feat)),
              "concat_param": list(range(2, 2 + narrow.m_param)), "M_alpha": [len(paths) - 1]}
-    grid = lambda_grid(span_cfg)
+    grid = LambdaGrid.of(span_cfg["lambdas"])
     threshold = span_cfg["outlier_threshold"]
     records = []
     with FeatureBank(paths) as bank:
@@ -221,11 +216,12 @@ def probe_cohort(cohort_dir: str | Path, probe_cfg: dict, base_dir=None, residua
                                          split_seed=probe_cfg["split_seed"], max_iter=probe_cfg["max_iter"],
                                          tol=probe_cfg["tol"])
         if not result.converged:
+            cap = ("the solver's iteration cap" if probe_cfg["max_iter"] is None
+                   else f"probe.max_iter = {probe_cfg['max_iter']} iterations")
             raise ProbeNotConverged(
                 f"the probe on feature set {name!r} of {cohort.experiment} alpha={cohort.alpha:g} "
                 f"replicate={cohort.replicate} ({', '.join(str(p) for p in paths)}) did not reach the gradient "
-                f"tolerance {probe_cfg['tol']:g} within probe.max_iter = {probe_cfg['max_iter']} steps; raise "
-                "probe.max_iter")
+                f"tolerance {probe_cfg['tol']:g} within {cap}; raise probe.max_iter")
         records.append({"features": name, "n_files": len(paths), **result.summary()})
     return {"experiment": cohort.experiment, "arch": cohort.arch, "alpha": cohort.alpha,
             "replicate": cohort.replicate, "data_order": cohort.data_order, "m_feat": cohort.m_feat,

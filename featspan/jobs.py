@@ -95,7 +95,8 @@ def probe(smk) -> None:
 def compare(smk) -> None:
     from .cohort import Cohort
     from .compare import FeatureSet, compare_feature_sets, plot_comparison
-    from .comparisons import feature_paths, lambda_grid
+    from .comparisons import feature_paths
+    from .span import LambdaGrid
     from .models.scaling import alpha_label
 
     sets = []
@@ -108,7 +109,7 @@ def compare(smk) -> None:
             single = feature_paths(folder, cohort, cohort.group("single"))
             sets.append(FeatureSet(f"M_{alpha_label(cohort.alpha)}", single))
     cfg = smk.params.span
-    comparison = compare_feature_sets(sets, lambdas=lambda_grid(cfg), per_target=cfg["per_target_lambda"],
+    comparison = compare_feature_sets(sets, lambdas=LambdaGrid.of(cfg["lambdas"]), per_target=cfg["per_target_lambda"],
                                       validation_fraction=cfg["validation_fraction"], split_seed=cfg["split_seed"],
                                       eval_set="validation", chunk_rows=cfg["chunk_rows"], backend=cfg["backend"],
                                       progress=print)

@@ -30,7 +30,7 @@ import numpy as np
 from ..h5 import FeatureBank, FeatureFileWriter
 from ..schema import section
 from .rows import EVAL_ROLES, FIT, VALIDATION, RowPlan
-from .statistics import DEFAULT_CHUNK_ROWS, SpanStatistics, SymmetricForm
+from .statistics import SpanStatistics, SymmetricForm
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,11 @@ class LambdaGrid:
 
     values: tuple[float, ...]
     relative: bool = True
+
+    @classmethod
+    def of(cls, lambdas: dict) -> "LambdaGrid":
+        """The grid a config's ``span.lambdas`` mapping (min, max, num, relative) describes."""
+        return cls.logspace(lambdas["min"], lambdas["max"], lambdas["num"], lambdas["relative"])
 
     @classmethod
     def logspace(cls, low: float, high: float, num: int, relative: bool = True) -> "LambdaGrid":
@@ -356,9 +361,6 @@ def feature_span_error(regressor_paths: Sequence, target_paths: Sequence, *, lam
 
     With ``cka``, ``result.similarity`` holds the plain and debiased linear CKA of the two sets.
     ``progress(stage)`` is called after each stage (reading, statistics, eigendecomposition, lambda)."""
-    chunk_rows = DEFAULT_CHUNK_ROWS if chunk_rows is None else chunk_rows
-    if chunk_rows < 1:
-        raise ValueError(f"chunk_rows (--chunk-rows) must be a positive integer, got {chunk_rows}")
     progress = progress or (lambda stage: None)
     paths = list(regressor_paths) + list(target_paths)
     with FeatureBank(paths) as bank:
@@ -384,4 +386,4 @@ def default_lambda_grid() -> LambdaGrid:
     """The config schema's default grid (``span.lambdas``): 20 values from 1e-6 to 1e2 times the mean
     eigenvalue of X'X."""
     grid = section("properties/span")["lambdas"]["properties"]
-    return LambdaGrid.logspace(*(grid[k]["default"] for k in ("min", "max", "num", "relative")))
+    return LambdaGrid.of({key: spec["default"] for key, spec in grid.items()})

@@ -23,6 +23,11 @@ class RowPlan:
     def count(self, role: int) -> int:
         return int(sum(np.count_nonzero(r == role) for r in self.roles.values()))
 
+    def without(self, *roles: int) -> "RowPlan":
+        """The same plan with the rows of ``roles`` unused (a pass over the data then skips them)."""
+        return RowPlan({split: np.where(np.isin(r, roles), NONE, r).astype(np.int8) for split, r in self.roles.items()},
+                       self.kind)
+
     @classmethod
     def regular(cls, n_train: int, n_test: int, validation_fraction: float = 0.1, seed: int = 0) -> "RowPlan":
         """Training rows split into fit and validation parts (fixed seed); the test split evaluates."""

@@ -283,13 +283,16 @@ class SpanStatistics:
     shift: np.ndarray | None = None  # the point the rows were shifted by during the pass
 
     @classmethod
-    def compute(cls, bank: FeatureBank, plan: RowPlan, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    def compute(cls, bank: FeatureBank, plan: RowPlan, chunk_rows: int | None = None,
                 backend="numpy", regressor_files: Sequence[int] | None = None,
                 row_norms: bool = False) -> "SpanStatistics":
         """One pass over the rows the plan uses. With ``regressor_files`` only the cross-products of
         their columns with every column are kept: enough for regressions on those files (the one-GEMM
         ``X'[X Y]`` of a single regression), not for CKA or for regressions on the other files. With
         ``row_norms`` the pass also gathers what the debiased CKA needs of the rows' norms."""
+        chunk_rows = DEFAULT_CHUNK_ROWS if chunk_rows is None else chunk_rows
+        if chunk_rows < 1:
+            raise ValueError(f"chunk_rows (--chunk-rows) must be a positive integer, got {chunk_rows}")
         backend = get_backend(backend) if isinstance(backend, str) else backend
         rows = None if regressor_files is None else bank.columns(list(regressor_files))
         acc = RoleMoments(bank.dim, backend, rows, bank.blocks if row_norms else None)
