@@ -64,6 +64,12 @@ def test_shuffled_table_counts_the_base_pair_once_per_replicate(tmp_path):
     md = (tmp_path / "t.md").read_text()
     assert "| shuffled | test | 90 / 100 | 0.9500 ± 0.1414 (n = 2) | 1.1500 ± 0.2828 (n = 2) | 1.3500 ± 0.2828 (n = 2) |" in md
     assert "α = 1/4" in md
+    # two experiments of one architecture (e.g. bf16 and float32 twins): a section each
+    twins = results + [{**r, "experiment": "f"} for r in results]
+    write_shuffled_table("table4", twins, tmp_path / "w.csv", tmp_path / "w.md")
+    md = (tmp_path / "w.md").read_text()
+    assert "**e**" in md and "**f**" in md
+    assert md.count("| shuffled | test | 90 / 100 | 0.9500 ± 0.1414 (n = 2) |") == 2
     with pytest.raises(ValueError, match="span.shuffled"):
         regular_only = [{**r, "forward_fse": [f for f in r["forward_fse"] if f["regression"] == "regular"]}
                         for r in results]

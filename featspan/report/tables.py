@@ -146,8 +146,8 @@ def write_shuffled_table(name: str, span_results: Sequence[dict], csv_path, md_p
             if not any(row):
                 continue
             first = next(c for c in row if c)
-            rows = f"{first['n_fit_rows']} / {first['n_eval_rows']}"
-            md.append(f"| {regression.replace('_', ' ')} | {eval_set} | {rows} | "
+            counts = f"{first['n_fit_rows']} / {first['n_eval_rows']}"
+            md.append(f"| {regression.replace('_', ' ')} | {eval_set} | {counts} | "
                       + " | ".join("–" if c is None else Spread(c["fse"], c["std"], c["replicates"]).format(".4f")
                                    for c in row) + " |")
         md.append("")
