@@ -43,6 +43,8 @@ def dataset_shape(options: dict) -> tuple[tuple[int, ...], int, int, int]:
     if name == "digits":
         n_test = int(round(options["test_fraction"] * DIGITS_ROWS))
         return (1, options["size"], options["size"]), 10, DIGITS_ROWS - n_test, n_test
+    if name == "shapes10":
+        return (3, options["size"], options["size"]), 10, options["num_train"], options["num_test"]
     if name == "cifar10":
         return (3, 32, 32), 10, options.get("max_train", 50_000), options.get("max_test", 10_000)
     if name == "mnli":

@@ -129,3 +129,50 @@ def test_missing_encoder_is_named(mnli_files, tmp_path):
     missing = str(tmp_path / "no-such-encoder")
     with pytest.raises(DatasetUnavailable, match=f"text encoder '{missing}'"):
         load_dataset("mnli", encoder=missing, data_files=mnli_files, cache_dir=str(tmp_path / "hf"))
+
+
+# ------------------------------------------------------------------------------------------ shapes10
+def test_shapes10_is_deterministic_balanced_and_standardized():
+    a = load_dataset("shapes10", size=16, num_train=300, num_test=100, seed=3)
+    b = load_dataset("shapes10", size=16, num_train=300, num_test=100, seed=3)
+    np.testing.assert_array_equal(a.x_train, b.x_train)
+    np.testing.assert_array_equal(a.y_test, b.y_test)
+    assert a.x_train.shape == (300, 3, 16, 16) and a.x_train.dtype == np.float32 and a.n_classes == 10
+    assert np.bincount(a.y_train).tolist() == [30] * 10
+    np.testing.assert_allclose(a.x_train.mean(axis=(0, 2, 3)), 0, atol=1e-5)
+    np.testing.assert_allclose(a.x_train.std(axis=(0, 2, 3)), 1, atol=1e-4)
+    other = load_dataset("shapes10", size=16, num_train=300, num_test=100, seed=4)
+    assert not np.allclose(other.x_train, a.x_train)
+
+
+def test_shapes10_test_split_does_not_depend_on_the_training_size():
+    a = load_dataset("shapes10", size=16, num_train=100, num_test=60, seed=1)
+    b = load_dataset("shapes10", size=16, num_train=400, num_test=60, seed=1)
+    np.testing.assert_array_equal(a.y_test, b.y_test)
+    # the same raw images, standardized with each training split's channel statistics: per channel,
+    # one is an affine function of the other
+    for channel in range(3):
+        xa, xb = a.x_test[:, channel].ravel(), b.x_test[:, channel].ravel()
+        slope, offset = np.polyfit(xa, xb, 1)
+        np.testing.assert_allclose(slope * xa + offset, xb, atol=1e-4)
+
+
+def test_shapes10_difficulty_widens_the_nuisances_and_the_classes_stay_separable():
+    """A linear probe on grey pixels scores lower at difficulty 1 than at 0, and far above chance (0.1)
+    at 0: the classes are in the pixels, the nuisances hide them."""
+    from sklearn.linear_model import LogisticRegression
+
+    scores = []
+    for difficulty in (0.0, 1.0):
+        d = load_dataset("shapes10", size=16, num_train=2000, num_test=500, difficulty=difficulty, seed=0)
+        gray = lambda x: x.mean(1).reshape(len(x), -1)  # noqa: E731
+        probe = LogisticRegression(C=0.1, max_iter=2000).fit(gray(d.x_train), d.y_train)
+        scores.append(probe.score(gray(d.x_test), d.y_test))
+    easy, hard = scores
+    assert easy > hard + 0.05, scores
+    assert easy > 0.3, scores  # chance is 0.1
+
+
+def test_shapes10_refuses_a_difficulty_outside_zero_one():
+    with pytest.raises(ValueError, match="difficulty"):
+        load_dataset("shapes10", size=16, num_train=20, num_test=20, difficulty=1.5)

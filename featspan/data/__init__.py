@@ -10,7 +10,7 @@ import numpy as np
 
 from ..io import atomic_path
 
-DATASETS = ("mnist1d", "digits", "cifar10", "mnli")
+DATASETS = ("mnist1d", "digits", "shapes10", "cifar10", "mnli")
 
 
 class DatasetUnavailable(RuntimeError):
@@ -57,6 +57,9 @@ def load_dataset(name: str, cache_dir: str | None = None, **options) -> Dataset:
     if name == "digits":  # ships with scikit-learn
         from .digits import load_digits_images
         return load_digits_images(**options)
+    if name == "shapes10":  # generated in memory; the dataset rule caches it under results/
+        from .shapes import load_shapes
+        return load_shapes(**options)
     if name == "cifar10":
         from .cifar10 import load_cifar10
         options.setdefault("root", os.path.join(cache_dir or ".", "cifar10"))
