@@ -76,3 +76,21 @@ def test_table4_is_built_from_the_shuffled_regressions(tmp_path):
         for split in ("validation", "test"):
             assert f"| {regression} | {split} | " in md
     assert "α = 1/2" in md and "nan" not in md
+
+
+def test_gpu_smoke_preset_plans_every_gpu_path(tmp_path):
+    """One GPU per tune/train/features job; bf16 and float32 twins of one ResNet-18 experiment; VGG-16
+    one by one (channels_last) with tuning; every figure and table."""
+    run = snakemake(tmp_path, "-n", config=ROOT / "configs" / "gpu-smoke.yaml")
+    assert run.returncode == 0, run.stderr[-3000:]
+    rules = planned_rules(run)
+    assert rules["tune"] == 2 and rules["train"] == 18 and rules["features"] == 18
+    assert all(rules.get(f"fig{n}") == 1 for n in range(1, 15))
+    assert all(rules.get(f"table{n}") == 1 for n in range(1, 6))
+    assert "gpu=1" in run.stdout
+    smoke = yaml.safe_load((ROOT / "configs" / "gpu-smoke.yaml").read_text())["experiments"]
+    bf16, fp32 = smoke["resnet18_digits_bf16"], smoke["resnet18_digits_fp32"]
+    assert bf16["train"]["amp"] == "bf16" and fp32["train"]["amp"] == "none"
+    assert {k: v for k, v in bf16["train"].items() if k != "amp"} == {k: v for k, v in fp32["train"].items() if k != "amp"}
+    assert bf16["seeds"] == fp32["seeds"] and bf16["dataset"] == fp32["dataset"]
+    assert smoke["vgg16_digits"]["train"]["mode"] == "sequential"
