@@ -5,8 +5,8 @@ bars, crescent, star) under nuisances drawn independently of the class: translat
 foreground and background colours, a fill texture (solid, stripes or checks), a background gradient,
 clutter strokes drawn over the scene, and pixel noise. ``difficulty`` in [0, 1] widens every nuisance at
 once. Deterministic from ``seed`` (the test split has its own stream, so the first test images do not
-depend on ``num_train``), rendered with numpy in chunks (about 2 s for 25,000 images of 24x24 on one
-core), standardized per channel with the training split's statistics.
+depend on ``num_train``), rendered with numpy in chunks (about 14 s for 25,000 images of 24x24 on one
+busy core), standardized per channel with the training split's statistics.
 
 Shapes are drawn from signed distances in the shape's own frame, anti-aliased over one pixel. Rotation
 stays within +-20 degrees at most, so a square never becomes a diamond.
