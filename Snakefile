@@ -47,6 +47,7 @@ rule all:
     input:
         figure_files(FIGURES),
         table_files(["table2", "table3", *SHUFFLED_TABLES]),
+        findings_files(),
         compare_outputs(),
         toy_outputs(),
     default_target: True

@@ -147,6 +147,16 @@ TABLES = {
     },
 }
 
+TABLES["findings"] = {
+    "slug": "paper_findings",
+    "section": "Findings at a glance",
+    "shows": "each finding per experiment",
+    "caption": "The paper's findings, one per row, on every experiment: d is a per-replicate statistic whose sign the "
+               "paper predicts (positive: as the paper reports); each cell gives its mean ± sample std over "
+               "replicates (n replicates), the values it is made of, and a verdict: agrees or disagrees when the mean "
+               "lies beyond one sample std from zero, within noise otherwise. Definitions: docs/method.md section 9.",
+}
+
 # Tables 4 and 5 (Appendix D.4): regular vs shuffled forward FSE, one table per vision architecture.
 SHUFFLED_TABLES = {"table4": "resnet18", "table5": "vgg16"}
 for _name, _arch in SHUFFLED_TABLES.items():

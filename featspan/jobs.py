@@ -8,6 +8,7 @@ imported inside the jobs that need them (torch takes seconds to import, and a fi
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 import os
 import sys
 import time
@@ -151,6 +152,19 @@ def table_shuffled(smk) -> None:
     write_shuffled_table(smk.rule, results, smk.output[0], smk.output[1])
 
 
+def findings(smk) -> None:
+    from .report.findings import write_findings
+    from .report.summary import read_table
+
+    span_results = defaultdict(list)
+    for path in smk.input.span_results:
+        result = json.loads(Path(path).read_text())
+        span_results[result["experiment"]].append(result)
+    tables = {e: (read_table(s), read_table(p), span_results[e])
+              for e, s, p in zip(smk.params.experiments, smk.input.span, smk.input.probe)}
+    write_findings(tables, *smk.output)
+
+
 def toy_run(smk) -> None:
     from dataclasses import asdict
 
@@ -180,6 +194,7 @@ def toy_report(smk) -> None:
 
 JOBS = {"dataset": dataset, "tune": tune, "train": train, "features": features, "span": span, "probe": probe,
         "summarize_span": summarize, "summarize_probe": summarize, "table2": table2, "table3": table3,
+        "findings": findings,
         "compare": compare, "toy_run": toy_run, "toy_learned_signals": toy_report, "table1": toy_report,
         **{name: figure for name in FIGURES}, **{name: toy_report for name in TOY_FIGURES},
         **{name: table_shuffled for name in SHUFFLED_TABLES}}

@@ -121,6 +121,11 @@ def table_file(name, ext):
     return TABLE.format(name=name, slug=TABLES[name]["slug"], ext=ext)
 
 
+def findings_files():
+    """The findings table's CSV, Markdown and HTML (its report section)."""
+    return [table_file("findings", ext) for ext in ("csv", "md", "html")]
+
+
 def table_files(names):
     """CSV and Markdown files of the tables that have something to show."""
     return [table_file(n, ext) for n in names

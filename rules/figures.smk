@@ -101,6 +101,40 @@ rule table3:
         "../workflow_scripts/job.py"
 
 
+# The paper's findings at a glance: one row per finding, one column per experiment (docs/method.md section 9).
+rule findings:
+    input:
+        span=[SUMMARY.format(exp=e, kind="span") for e in EXPERIMENTS],
+        probe=[SUMMARY.format(exp=e, kind="probe") for e in EXPERIMENTS],
+        span_results=lambda wc: [SPAN.format(exp=e, state="trained", alpha=a, rep=r)
+                                 for e in EXPERIMENTS for a, r in smallest_alpha_cohorts(e)],
+    output:
+        table_file("findings", "csv"),
+        table_file("findings", "md"),
+        report(
+            table_file("findings", "html"),
+            caption="../report/table.rst",
+            category=TABLES["findings"]["section"],
+            labels={"table": "findings", "shows": TABLES["findings"]["shows"]},
+        ),
+    params:
+        experiments=EXPERIMENTS,
+        report={"caption": TABLES["findings"]["caption"], "experiments": report_about(EXPERIMENTS)},
+    log:
+        log("tables", "findings"),
+    benchmark:
+        bench("tables", "findings")
+    localrule: True
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/figures.yaml"
+    script:
+        "../workflow_scripts/job.py"
+
+
 # Tables 4 and 5: regular vs shuffled forward FSE for the ResNet-18 and the VGG-16 experiments; asked for
 # without an experiment of its architecture (or with span.shuffled off), a table says what it needs.
 for _name, _arch in SHUFFLED_TABLES.items():

@@ -78,6 +78,15 @@ def test_toy_outputs(tiny_run):
         assert (tiny_run / "results" / "figures" / f"{name}.png").stat().st_size > 5000
 
 
+def test_findings_table_has_a_row_per_finding(tiny_run):
+    from featspan.report.findings import FINDINGS
+
+    md = (tiny_run / "results" / "tables" / "findings_paper_findings.md").read_text()
+    assert "| finding | d | tiny_mlp (α_min = 1/4) |" in md
+    rows = [line for line in md.splitlines() if line.startswith("| ") and "(n = 2)" in line]
+    assert len(rows) == len(FINDINGS)  # every finding measured on both replicates
+
+
 def test_no_two_models_of_the_run_share_an_init_tensor_or_a_leading_slice(tiny_run):
     """Every init checkpoint of every cohort: no random tensor equals (a leading block of) another model's."""
     import torch
@@ -130,7 +139,8 @@ def test_changing_a_parameter_reruns_only_its_dependents(tiny_run, tmp_path):
     changed.write_text(yaml.safe_dump(config))
     run = snakemake(tiny_run, "-n", config=changed)
     assert run.returncode == 0, run.stderr
-    assert planned_rules(run) == {"probe": 10, "summarize_probe": 1, "fig3": 1, "fig4": 1, "table3": 1, "all": 1}
+    assert planned_rules(run) == {"probe": 10, "summarize_probe": 1, "fig3": 1, "fig4": 1, "table3": 1, "findings": 1,
+                                  "all": 1}
 
 
 def test_one_figure_target_builds_only_that_figure(tiny_run):
@@ -152,10 +162,12 @@ def test_report_holds_every_figure_and_table_with_captions(tiny_run):
     assert run.returncode == 0, run.stderr[-3000:]
     html = (tiny_run / "report.html").read_text()
     for name in ("fig1_fsg_forward_trained.png", "fig4_fp_residuals.png", "fig14_fsg_reverse_init_test.png",
-                 "table2_accuracy_and_m.csv", "table3_residual_probes.csv", "fig5_toy_correlation.png", "trained.png"):
+                 "table2_accuracy_and_m.csv", "table3_residual_probes.csv", "findings_paper_findings.html",
+                 "fig5_toy_correlation.png", "trained.png"):
         assert name in html, name
     assert "Reverse feature span gap of random-init models on the test split" in html
     assert "2 replicate(s)" in html and "Toy constants" in html
+    assert "The paper&#39;s findings, one per row" in html or "The paper's findings, one per row" in html
 
 
 def test_between_workflow_cache_serves_a_second_folder(tmp_path):
