@@ -195,6 +195,7 @@ def estimate(config: dict, cores: int | None = None, progress=print) -> Estimate
     probe_fits = len(config["probe"]["C_grid"]) + 1
     for name, exp in config["experiments"].items():
         shape, classes, n_train, n_test = dataset_shape(exp["dataset"])
+        n_feature_rows = min(n_train, exp.get("features", {}).get("train_rows") or n_train)  # what span and probes read
         options = {k: v for k, v in exp["model"].items() if k != "arch"}
         replicates = len(exp["seeds"])
         rules = {"train": 0.0, "features": 0.0, "span": 0.0, "probe": 0.0, "tune": 0.0}
@@ -205,7 +206,7 @@ def estimate(config: dict, cores: int | None = None, progress=print) -> Estimate
             size = family.cohort_size
             train = _train_seconds(exp["model"], alpha, shape, classes, size, exp["train"], n_train,
                                    exp["train"]["epochs"], device)
-            feats = _features_seconds(exp["model"], alpha, shape, classes, size, n_train + n_test, device)
+            feats = _features_seconds(exp["model"], alpha, shape, classes, size, n_feature_rows + n_test, device)
             chain = train + feats
             if "tune" in exp:
                 grid = len(exp["tune"]["lr"]) * len(exp["tune"]["weight_decay"])
@@ -215,15 +216,15 @@ def estimate(config: dict, cores: int | None = None, progress=print) -> Estimate
             rules["train"] += replicates * (train + startup)
             rules["features"] += replicates * (feats + startup)
             if alpha == 1:
-                probe = _probe_seconds(n_train, base.n_features, classes, probe_fits) * 2  # trained and init
+                probe = _probe_seconds(n_feature_rows, base.n_features, classes, probe_fits) * 2  # trained and init
                 rules["probe"] += replicates * (probe + 2 * startup)
                 continue
             dim = 2 * base.n_features + size * family.n_features
-            passes = 2 * (n_train + n_test) + (4 * min(n_train, n_test) if config["span"]["shuffled"] else 0)
+            passes = 2 * (n_feature_rows + n_test) + (4 * min(n_feature_rows, n_test) if config["span"]["shuffled"] else 0)
             regressions = 10 * _eigh_seconds(max(family.m_feat, family.m_param) * family.n_features)
             span = _statistics_seconds(dim, passes) + 2 * regressions
             widest = base.n_features + family.m_param * family.n_features
-            probe = _probe_seconds(n_train, widest, classes, 4 * probe_fits)  # the sets as wide as this or less
+            probe = _probe_seconds(n_feature_rows, widest, classes, 4 * probe_fits)  # the sets as wide as this or less
             rules["span"] += replicates * (span + startup)
             rules["probe"] += replicates * (probe + 2 * startup)
             longest = max(longest, chain + span + probe)

@@ -27,13 +27,25 @@ def extract_features(model: nn.Module, x: torch.Tensor, batch_size: int = 1024, 
 
 
 
-def write_cohort_features(dataset_path, checkpoint_dir, out_dir, state: str, *, experiment: str, dataset: str) -> None:
-    """Features (input of the final classifier, eval mode) of every model of a cohort in one state."""
+def training_rows(n: int, train_rows: int | None) -> np.ndarray:
+    """The training rows whose features are dumped: all, or a fixed random subset (seed 0) of
+    ``train_rows`` in data order, the same for every model and state (docs/method.md section 8)."""
+    if train_rows is None or train_rows >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).choice(n, size=train_rows, replace=False))
+
+
+def write_cohort_features(dataset_path, checkpoint_dir, out_dir, state: str, *, experiment: str, dataset: str,
+                          train_rows: int | None = None) -> None:
+    """Features (input of the final classifier, eval mode) of every model of a cohort in one state, on the
+    test split and on all training rows or ``train_rows`` of them (:func:`training_rows`)."""
     data = Dataset.load(dataset_path)
     cohort = Cohort.load(checkpoint_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    x, xt = torch.from_numpy(data.x_train), torch.from_numpy(data.x_test)
+    rows = training_rows(len(data.y_train), train_rows)
+    x, xt = torch.from_numpy(data.x_train[rows]), torch.from_numpy(data.x_test)
+    y = data.y_train[rows]
     device = "cuda" if torch.cuda.is_available() else "cpu"
     for i in cohort.indices:
         path = Path(checkpoint_dir) / cohort.filename(i, ".pt" if state == "trained" else "_init.pt")
@@ -43,9 +55,10 @@ def write_cohort_features(dataset_path, checkpoint_dir, out_dir, state: str, *, 
         attrs = {"experiment": experiment, "dataset": dataset, "arch": cohort.arch, "alpha": cohort.alpha,
                  "seed": cohort.seeds[i], "index": i, "data_order": cohort.data_order, "state": state,
                  "n_params": ckpt["n_params"], "config_hash": ckpt["config_hash"],
-                 "checkpoint_sha256": file_sha256(path), "replicate": cohort.replicate}
+                 "checkpoint_sha256": file_sha256(path), "replicate": cohort.replicate,
+                 "train_rows_of": len(data.y_train)}
         write_feature_file(out / cohort.filename(i, ".h5"), {
-            "train": (extract_features(model, x, device=device), data.y_train),
+            "train": (extract_features(model, x, device=device), y),
             "test": (extract_features(model, xt, device=device), data.y_test)}, attrs)
     shutil.copy(Path(checkpoint_dir) / "cohort.json", out / "cohort.json")
     print(f"wrote {len(cohort.seeds)} feature files ({state}) to {out}")

@@ -81,7 +81,9 @@ def train_job(wildcards):
 
 
 def features_job(wildcards):
-    return {"experiment": wildcards.exp, "dataset": exp_config(wildcards)["dataset"]["name"]}
+    exp = exp_config(wildcards)
+    return {"experiment": wildcards.exp, "dataset": exp["dataset"]["name"],
+            "train_rows": exp.get("features", {}).get("train_rows")}
 
 
 def all_cohorts(exp):
