@@ -14,7 +14,9 @@ For every distinct shape of work a config asks for, a little of it is timed here
 * every job: the start-up of a Python process that imports torch and featspan.
 
 Job-seconds add up per rule family and experiment; the wall time on ``cores`` cores is the larger of the
-job-seconds spread over the cores and the longest chain of jobs. Data are never loaded (a config for
+job-seconds spread over the cores and the longest chain of jobs. Each shape is timed alone: jobs side by
+side share memory bandwidth, and a pilot of ``configs/cpu.yaml`` ran its memory-bound vision cohorts
+(hundreds of one-channel models) 1.2-1.3 times slower than estimated, two at a time on 2 cores. Data are never loaded (a config for
 CIFAR-10 or MNLI is estimated offline): the datasets' shapes and sizes are known.
 """
 
