@@ -1,4 +1,4 @@
-"""scikit-learn's handwritten digits (ships with scikit-learn) as small images for the CPU presets.
+"""scikit-learn's handwritten digits (ships with scikit-learn) as small images for small presets and tests.
 
 The 8x8 images are upsampled (bilinear) to ``size`` x ``size`` so the image models' strided stages
 have room, standardized with the training split's mean and standard deviation, and split into train
