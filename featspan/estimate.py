@@ -16,8 +16,8 @@ For every distinct shape of work a config asks for, a little of it is timed here
 Job-seconds add up per rule family and experiment; the wall time on ``cores`` cores is the larger of the
 job-seconds spread over the cores and the longest chain of jobs. Each shape is timed alone: jobs side by
 side share memory bandwidth, and a pilot of ``configs/cpu.yaml`` ran its memory-bound vision cohorts
-(hundreds of one-channel models) 1.2-1.3 times slower than estimated, two at a time on 2 cores. Data are never loaded (a config for
-CIFAR-10 or MNLI is estimated offline): the datasets' shapes and sizes are known.
+(hundreds of one-channel models) 1.2-1.3 times slower than estimated, two at a time on 2 cores. Data are
+never loaded (a config for CIFAR-10 or MNLI is estimated offline): the datasets' shapes and sizes are known.
 """
 
 from __future__ import annotations
@@ -222,7 +222,8 @@ def estimate(config: dict, cores: int | None = None, progress=print) -> Estimate
                 rules["probe"] += replicates * (probe + 2 * startup)
                 continue
             dim = 2 * base.n_features + size * family.n_features
-            passes = 2 * (n_feature_rows + n_test) + (4 * min(n_feature_rows, n_test) if config["span"]["shuffled"] else 0)
+            shuffled_rows = 4 * min(n_feature_rows, n_test) if config["span"]["shuffled"] else 0
+            passes = 2 * (n_feature_rows + n_test) + shuffled_rows
             regressions = 10 * _eigh_seconds(max(family.m_feat, family.m_param) * family.n_features)
             span = _statistics_seconds(dim, passes) + 2 * regressions
             widest = base.n_features + family.m_param * family.n_features

@@ -8,10 +8,10 @@ imported inside the jobs that need them (torch takes seconds to import, and a fi
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 import os
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
 from .catalog import FIGURES, SHUFFLED_TABLES, TOY_FIGURES

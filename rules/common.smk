@@ -82,8 +82,10 @@ def train_job(wildcards):
 
 def features_job(wildcards):
     exp = exp_config(wildcards)
-    return {"experiment": wildcards.exp, "dataset": exp["dataset"]["name"],
-            "train_rows": exp.get("features", {}).get("train_rows")}
+    job = {"experiment": wildcards.exp, "dataset": exp["dataset"]["name"]}
+    if "train_rows" in exp.get("features", {}):  # only then: other experiments' params (and cache keys) stay
+        job["train_rows"] = exp["features"]["train_rows"]
+    return job
 
 
 def all_cohorts(exp):

@@ -79,10 +79,7 @@ def verdict(spread: Spread, similar_agrees: bool = False) -> str:
 
 
 def _by_replicate(rows, value: Callable[[dict], float]) -> dict[int, float]:
-    out = {}
-    for r in rows:
-        out[int(r["replicate"])] = value(r)
-    return out
+    return {int(r["replicate"]): value(r) for r in rows}
 
 
 def _gaps(span_rows, direction: str, state: str, m_choice: str) -> dict[float, dict[int, float]]:
@@ -110,6 +107,9 @@ def _combine(fn, *series: dict[int, float]) -> dict[int, float]:
     return {r: fn(*(s[r] for s in series)) for r in sorted(common)}
 
 
+NEEDED_FSE = [(regression, eval_set) for regression in ("regular", "shuffled") for eval_set in ("validation", "test")]
+
+
 def _shuffled_gaps(span_results: Sequence[dict], alpha: float) -> dict[int, float]:
     """Per replicate at ``alpha``: |test − validation| of the regular minus that of the shuffled regression."""
     out = {}
@@ -118,7 +118,7 @@ def _shuffled_gaps(span_results: Sequence[dict], alpha: float) -> dict[int, floa
             continue
         fse = {(r["regression"], r["eval"]): r["fse"] for r in result.get("forward_fse", [])
                if r["regressors"] == "concat_param"}
-        if {("regular", "validation"), ("regular", "test"), ("shuffled", "validation"), ("shuffled", "test")} <= set(fse):
+        if set(NEEDED_FSE) <= set(fse):
             out[int(result["replicate"])] = (abs(fse["regular", "test"] - fse["regular", "validation"])
                                              - abs(fse["shuffled", "test"] - fse["shuffled", "validation"]))
     return out
@@ -133,7 +133,9 @@ def experiment_statistics(span_rows: list[dict], probe_rows: list[dict],
 
     fwd_tr, fwd_init = _gaps(span_rows, "forward", "trained", "param"), _gaps(span_rows, "forward", "init", "param")
     rev_tr, rev_init = _gaps(span_rows, "reverse", "trained", "feat"), _gaps(span_rows, "reverse", "init", "feat")
-    get = lambda table, a: table.get(a, {})  # noqa: E731
+    def get(table, alpha):
+        return table.get(alpha, {})
+
     out["forward_growth"] = {"d": _combine(lambda s, m: s - m, get(fwd_tr, a_min), get(fwd_tr, a_mild)),
                              "parts": {"FSG(α_min)": get(fwd_tr, a_min), "FSG(mild α)": get(fwd_tr, a_mild)}}
     out["forward_trained_vs_init"] = {"d": _combine(lambda t, i: t - i, get(fwd_tr, a_min), get(fwd_init, a_min)),
@@ -143,7 +145,9 @@ def experiment_statistics(span_rows: list[dict], probe_rows: list[dict],
     out["reverse_trained_vs_init"] = {"d": _combine(lambda t, i: t - i, get(rev_tr, a_min), get(rev_init, a_min)),
                                       "parts": {"trained": get(rev_tr, a_min), "random init": get(rev_init, a_min)}}
 
-    acc = lambda state, features, a: _accuracies(probe_rows, state, features).get(a, {})  # noqa: E731
+    def acc(state, features, alpha):
+        return _accuracies(probe_rows, state, features).get(alpha, {})
+
     base, base_init = acc("trained", "base", 1.0), acc("init", "base", 1.0)
     concat = acc("trained", "concat_param", a_min)
     out["fp_gap"] = {"d": _combine(lambda b, c: b - c, base, concat), "parts": {"M_1": base, "concat.": concat}}
