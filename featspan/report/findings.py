@@ -133,6 +133,7 @@ def experiment_statistics(span_rows: list[dict], probe_rows: list[dict],
 
     fwd_tr, fwd_init = _gaps(span_rows, "forward", "trained", "param"), _gaps(span_rows, "forward", "init", "param")
     rev_tr, rev_init = _gaps(span_rows, "reverse", "trained", "feat"), _gaps(span_rows, "reverse", "init", "feat")
+
     def get(table, alpha):
         return table.get(alpha, {})
 
