@@ -106,8 +106,8 @@ rule findings:
     input:
         span=[SUMMARY.format(exp=e, kind="span") for e in EXPERIMENTS],
         probe=[SUMMARY.format(exp=e, kind="probe") for e in EXPERIMENTS],
-        span_results=lambda wc: [SPAN.format(exp=e, state="trained", alpha=a, rep=r)
-                                 for e in EXPERIMENTS for a, r in smallest_alpha_cohorts(e)],
+        span_results=[SPAN.format(exp=e, state="trained", alpha=a, rep=r)
+                      for e in EXPERIMENTS for a, r in smallest_alpha_cohorts(e)],
     output:
         table_file("findings", "csv"),
         table_file("findings", "md"),
