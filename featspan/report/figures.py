@@ -12,6 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.transforms import ScaledTranslation  # noqa: E402
 
 from ..catalog import FIGURES  # noqa: E402
 from ..models.scaling import alpha_label  # noqa: E402
@@ -80,9 +81,18 @@ def gap_figure(tables, direction: str, state: str, eval: str, title: str, rows=(
             ax.axhline(0, color="0.5", lw=0.8)
             ax.set_title(exp if targets == "live" else f"{exp}: outlier rule applied")
             ax.set_ylabel("feature span gap")
-            ax.legend(frameon=False)
+            _legend_below(ax)
     _finish(fig, title)
     return fig
+
+
+def _legend_below(ax):
+    """Each panel's legend under its axes: inside, it hid data points wherever the curves went."""
+    # Offset in inches, not axes fractions: the tick labels and x label below the axes keep their size
+    # in inches when tight_layout shrinks the axes.
+    below_labels = ax.transAxes + ScaledTranslation(0, -0.5, ax.figure.dpi_scale_trans)
+    ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, 0), bbox_transform=below_labels,
+              fontsize="small")
 
 
 def _finish(fig, title):
@@ -120,7 +130,7 @@ def fp_figure(tables, state: str, title: str, lines=("concat_param", "concat_fea
                             label=f"{label} ({_n_label(n)})")
         ax.set_title(exp)
         ax.set_ylabel("probe test accuracy (%)")
-        ax.legend(frameon=False)
+        _legend_below(ax)
     _finish(fig, title)
     return fig
 
