@@ -162,7 +162,9 @@ def findings(smk) -> None:
         span_results[result["experiment"]].append(result)
     tables = {e: (read_table(s), read_table(p), span_results[e])
               for e, s, p in zip(smk.params.experiments, smk.input.span, smk.input.probe)}
-    write_findings(tables, *smk.output)
+    base_fit = {r["experiment"]: float(r["train_accuracy"]) for r in read_table(smk.input.table2)
+                if float(r["alpha"]) == 1.0}
+    write_findings(tables, *smk.output, archs=dict(smk.params.archs), base_train_accuracy=base_fit)
 
 
 def toy_run(smk) -> None:

@@ -107,7 +107,8 @@ rule findings:
         span=[SUMMARY.format(exp=e, kind="span") for e in EXPERIMENTS],
         probe=[SUMMARY.format(exp=e, kind="probe") for e in EXPERIMENTS],
         span_results=[SPAN.format(exp=e, state="trained", alpha=a, rep=r)
-                      for e in EXPERIMENTS for a, r in smallest_alpha_cohorts(e)],
+                      for e in EXPERIMENTS for a, r in narrow_cohorts(e)],
+        table2=table_file("table2", "csv"),
     output:
         table_file("findings", "csv"),
         table_file("findings", "md"),
@@ -119,6 +120,7 @@ rule findings:
         ),
     params:
         experiments=EXPERIMENTS,
+        archs={e: config["experiments"][e]["model"]["arch"] for e in EXPERIMENTS},
         report={"caption": TABLES["findings"]["caption"], "experiments": report_about(EXPERIMENTS)},
     log:
         log("tables", "findings"),

@@ -1,14 +1,17 @@
 """The paper's findings, one per row, tested on every experiment (the "findings" table and report section).
 
-Each finding is a per-replicate statistic ``d`` whose sign the paper predicts (docs/method.md section 9
-gives every definition and the paper's claim it tests); a cell is the mean ± sample std of ``d`` over
-the replicates with its n, the values ``d`` is made of, and a verdict:
+Each finding is a per-replicate statistic ``d`` with a side the paper predicts (docs/method.md section 9
+gives every definition, the paper's claim it tests and the span identity behind the residual rows). A
+cell holds the mean ± sample std of ``d`` over replicates with its n, a 95 % t interval, the p of the
+test and a verdict:
 
-* ``agrees``: the mean of ``d`` lies beyond one sample std on the paper's side of zero;
-* ``disagrees``: beyond one sample std on the other side;
-* ``within noise``: closer to zero than one sample std (or a single replicate: its sign alone is shown).
-
-Verdicts test direction only; the magnitudes are in the figures and tables the rows point at.
+* ``greater`` / ``less`` rows: a two-sided one-sample t-test of mean(d) = 0; *agrees* (*disagrees*) at
+  p < 0.05 with the mean on the paper's (the other) side, *no evidence either way* otherwise;
+* ``equivalent`` rows (the paper says "barely"): two one-sided tests (TOST) against the stated margin;
+  *agrees* when both reject (p < 0.05: d lies within ±margin), *disagrees* when a one-sided test puts
+  d beyond the margin, *no evidence either way* otherwise;
+* one replicate: the value and *n = 1, no test*; an experiment whose α = 1 models fit less than
+  :data:`REGIME_TRAIN_ACCURACY` of their training data: *not in the paper's regime*, no verdict.
 """
 
 from __future__ import annotations
@@ -19,10 +22,16 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from scipy import stats as scipy_stats
+
 from ..catalog import TABLES
 from ..io import write_rows_csv, write_text
 from ..models.scaling import alpha_label
 from .spread import Spread
+
+LEVEL = 0.05                  # the test's size: a verdict needs p < LEVEL
+REGIME_TRAIN_ACCURACY = 0.95  # the paper's regime: α = 1 models that fit their training data (docs/method.md 9)
+VISION_ARCHS = ("resnet18", "vgg16")  # Appendix D.4 (the shuffled regression) studies these only
 
 
 @dataclass(frozen=True)
@@ -32,15 +41,22 @@ class Finding:
     claim: str        # what the paper reports, in its words where it has them
     statistic: str    # d, in the notation of docs/method.md
     unit: str         # "" (an FSE difference) or "points" (probe accuracy, percentage points)
+    side: str = "greater"      # the paper's side: "greater" (d > 0), "less" (d < 0), "equivalent" (|d| < margin)
+    margin: float | None = None  # the equivalence margin of an "equivalent" row, in d's unit
+    vision_only: bool = False
 
 
 FINDINGS = (
+    Finding("forward_positive", "Forward FSG above zero at the smallest α (Fig. 1, Finding 3.1)",
+            "low-width models cannot capture the features of the overparameterized one",
+            "FSG_fwd(α_min), trained, M_param, validation", ""),
     Finding("forward_growth", "Forward FSG grows as α shrinks (Fig. 1, Finding 3.1)",
             "for trained networks, as α decreases FSG(α) increases",
             "FSG_fwd(α_min) − FSG_fwd(1/2), trained, M_param, validation", ""),
-    Finding("forward_trained_vs_init", "Forward FSG, trained vs random init (Figs. 1 and 7)",
-            "random low-width features capture the random overparameterized ones; trained ones do not",
-            "FSG_fwd(α_min) trained − FSG_fwd(α_min) random init, M_param, validation", ""),
+    Finding("forward_init_trend", "No growth of the forward FSG at random init (Fig. 7)",
+            "random low-width features capture the random overparameterized ones (no growth as α shrinks)",
+            "FSG_fwd(α_min) − FSG_fwd(1/2), random init, M_param, validation (the paper's side: ≤ 0)", "",
+            side="less"),
     Finding("reverse_growth", "Reverse FSG large at small α, near zero at mild α (Fig. 2)",
             "the FSG is large for sufficiently low-width models and close to zero for mildly low-width ones",
             "FSG_rev(α_min) − FSG_rev(1/2), trained, M_feat, validation", ""),
@@ -50,32 +66,76 @@ FINDINGS = (
     Finding("fp_gap", "FP gap: M_1 out-probes the concatenation (Fig. 3, Finding 3.2)",
             "FP(M_1) is significantly higher than FP of the concatenation, more so as α decreases",
             "FP(M_1) − FP(concat. M_param at α_min), test accuracy", "points"),
-    Finding("residuals_appended", "Appended residuals: R_over helps, R_low barely (Fig. 4)",
-            "the residuals R_over significantly improve performance, contrary to the residuals R_low",
-            "[FP(concat., R_over) − FP(concat.)] − [FP(M_1, R_low) − FP(M_1)], M_param at α_min", "points"),
-    Finding("r_over_alone", "R_over alone vs random-init M_1 (Table 3)",
-            "R_over performs better than or similar to the random overparameterized features",
+    Finding("r_over_gain", "Appended R_over raises the concatenation's accuracy (Fig. 4)",
+            "the residuals R_over significantly improve performance",
+            "FP([concat., R_over]) − FP(concat.), M_param at α_min", "points"),
+    Finding("r_low_gain", "Appended R_low barely changes M_1's accuracy (Fig. 4)",
+            "contrary to the residuals R_low (which barely improve performance)",
+            "FP([M_1, R_low]) − FP(M_1), M_param at α_min (the paper's side: within ±1 point)", "points",
+            side="equivalent", margin=1.0),
+    Finding("r_over_alone", "R_over alone beats random-init M_1 (Table 3)",
+            "R_over performs better than or similar to the random overparameterized features (only 'better' is "
+            "tested)",
             "FP(R_over) − FP(random-init M_1), at α_min", "points"),
     Finding("r_low_alone", "R_low alone vs random-init concatenation (Table 3)",
             "R_low underperforms its baseline, the random low-width concatenation",
             "FP(random-init concat. M_param) − FP(R_low), at α_min", "points"),
-    Finding("shuffled", "Shuffled regression narrows the validation-test gap (Tables 4 and 5)",
+    Finding("shuffled_base", "Shuffled regression narrows the validation-test gap at α = 1 (Tables 4 and 5)",
             "a significant reduction of the gap between validation and test FSE for the shuffled regression",
-            "|FSE_test − FSE_val| regular − |FSE_test − FSE_val| shuffled, concat. M_param → M_1 at α_min", ""),
+            "|FSE_test − FSE_val| regular on equal rows − the same, shuffled; M_1' → M_1", "",
+            vision_only=True),
+    Finding("shuffled_across", "Shuffled regression narrows the validation-test gap across α (Tables 4 and 5)",
+            "a significant reduction of the gap between validation and test FSE for the shuffled regression",
+            "mean over α < 1 of |FSE_test − FSE_val| regular on equal rows − the same, shuffled; "
+            "concat. M_param → M_1", "", vision_only=True),
 )
-SIMILAR_AGREES = {"r_over_alone"}  # the paper's claim there is "better or similar"
 
 
-def verdict(spread: Spread, similar_agrees: bool = False) -> str:
-    """``agrees`` / ``disagrees`` / ``within noise`` for a Spread of d (paper's side: d > 0)."""
+@dataclass(frozen=True)
+class Test:
+    """The test behind one cell: d's spread, its 95 % t interval, p and the verdict."""
+
+    spread: Spread
+    ci: tuple[float, float] | None
+    p: float | None
+    verdict: str
+
+
+def _one_sided_p(mean: float, se: float, df: int, null: float, alternative: str) -> float:
+    """p of a one-sided t-test of H0: mean ≤ null (``greater``) or mean ≥ null (``less``)."""
+    if se == 0:
+        return 0.0 if (mean > null if alternative == "greater" else mean < null) else 1.0
+    t = (mean - null) / se
+    return float(scipy_stats.t.sf(t, df) if alternative == "greater" else scipy_stats.t.cdf(t, df))
+
+
+def judge(values: Sequence[float], side: str = "greater", margin: float | None = None,
+                 level: float = LEVEL) -> Test:
+    """The verdict on one cell from its per-replicate values (module docstring; docs/method.md section 9).
+
+    ``greater`` / ``less``: the two-sided one-sample t-test of mean = 0 (scipy's ``ttest_1samp``).
+    ``equivalent``: TOST with bounds ±``margin``; its p is the larger of the two one-sided p."""
+    values = [float(v) for v in values]
+    spread = Spread.of(values)
     if spread.n == 0 or math.isnan(spread.mean):
-        return "no data"
-    noise = spread.sd if spread.sd is not None else 0.0
-    if spread.mean > noise:
-        return "agrees"
-    if spread.mean < -noise:
-        return "disagrees"
-    return "agrees (similar)" if similar_agrees else "within noise"
+        return Test(spread, None, None, "no data")
+    if spread.n == 1:
+        return Test(spread, None, None, "n = 1, no test")
+    df, se = spread.n - 1, spread.sd / math.sqrt(spread.n)
+    half = float(scipy_stats.t.ppf(1 - level / 2, df)) * se
+    ci = (spread.mean - half, spread.mean + half)
+    if side == "equivalent":
+        p = max(_one_sided_p(spread.mean, se, df, -margin, "greater"), _one_sided_p(spread.mean, se, df, margin, "less"))
+        beyond = min(_one_sided_p(spread.mean, se, df, margin, "greater"),
+                     _one_sided_p(spread.mean, se, df, -margin, "less"))
+        verdict = "agrees" if p < level else "disagrees" if beyond < level else "no evidence either way"
+        return Test(spread, ci, p, verdict)
+    p = 0.0 if se == 0 and spread.mean != 0 else 1.0 if se == 0 else float(
+        scipy_stats.ttest_1samp(values, 0.0).pvalue)
+    if p >= level:
+        return Test(spread, ci, p, "no evidence either way")
+    on_paper_side = spread.mean > 0 if side == "greater" else spread.mean < 0
+    return Test(spread, ci, p, "agrees" if on_paper_side else "disagrees")
 
 
 def _by_replicate(rows, value: Callable[[dict], float]) -> dict[int, float]:
@@ -107,26 +167,44 @@ def _combine(fn, *series: dict[int, float]) -> dict[int, float]:
     return {r: fn(*(s[r] for s in series)) for r in sorted(common)}
 
 
-NEEDED_FSE = [(regression, eval_set) for regression in ("regular", "shuffled") for eval_set in ("validation", "test")]
+def _forward_fse(result: dict, regressors: str) -> dict[tuple[str, str], float]:
+    """{(regression, eval set): FSE} of one span result's forward records with these regressors."""
+    return {(r["regression"], r["eval"]): r["fse"] for r in result.get("forward_fse", [])
+            if r["regressors"] == regressors}
 
 
-def _shuffled_gaps(span_results: Sequence[dict], alpha: float) -> dict[int, float]:
-    """Per replicate at ``alpha``: |test − validation| of the regular minus that of the shuffled regression."""
-    out = {}
+def _shuffle_gain(fse: dict[tuple[str, str], float]) -> float | None:
+    """|test − validation| of the regular regression on the shuffled pool's row counts minus that of the
+    shuffled regression (equal fit and evaluation rows: docs/method.md section 8); None if one is missing."""
+    keys = [(reg, ev) for reg in ("regular_subsampled", "shuffled") for ev in ("validation", "test")]
+    if not set(keys) <= set(fse):
+        return None
+    return (abs(fse["regular_subsampled", "test"] - fse["regular_subsampled", "validation"])
+            - abs(fse["shuffled", "test"] - fse["shuffled", "validation"]))
+
+
+def _shuffled_statistics(span_results: Sequence[dict]) -> tuple[dict, dict, dict]:
+    """Per replicate: the shuffle gain at α = 1 (M_1' → M_1), its mean over the narrow α (concat. M_param
+    → M_1), and that mean's parts {α label: {replicate: gain}}."""
+    base, by_alpha = {}, defaultdict(dict)
     for result in span_results:
-        if float(result["alpha"]) != alpha:
-            continue
-        fse = {(r["regression"], r["eval"]): r["fse"] for r in result.get("forward_fse", [])
-               if r["regressors"] == "concat_param"}
-        if set(NEEDED_FSE) <= set(fse):
-            out[int(result["replicate"])] = (abs(fse["regular", "test"] - fse["regular", "validation"])
-                                             - abs(fse["shuffled", "test"] - fse["shuffled", "validation"]))
-    return out
+        rep = int(result["replicate"])
+        gain = _shuffle_gain(_forward_fse(result, "M_1'"))
+        if gain is not None:
+            base[rep] = gain  # every narrow cohort repeats its replicate's M_1' → M_1 regression
+        gain = _shuffle_gain(_forward_fse(result, "concat_param"))
+        if gain is not None:
+            by_alpha[float(result["alpha"])][rep] = gain
+    alphas = sorted(by_alpha, reverse=True)
+    across = _combine(lambda *g: sum(g) / len(g), *(by_alpha[a] for a in alphas)) if alphas else {}
+    return base, across, {f"α = {alpha_label(a)}": by_alpha[a] for a in alphas}
 
 
 def experiment_statistics(span_rows: list[dict], probe_rows: list[dict],
                           span_results: Sequence[dict] = ()) -> tuple[float, dict[str, dict]]:
-    """(α_min, {finding key: {"d": {replicate: d}, "parts": {name: {replicate: value}}}}) of one experiment."""
+    """(α_min, {finding key: {"d": {replicate: d}, "parts": {name: {replicate: value}}}}) of one experiment.
+
+    ``span_results`` are the trained narrow cohorts' span JSON files (the shuffled rows read them)."""
     alphas = sorted({float(r["alpha"]) for r in span_rows if float(r["alpha"]) < 1})
     a_min, a_mild = alphas[0], alphas[-1]
     out = {}
@@ -137,13 +215,18 @@ def experiment_statistics(span_rows: list[dict], probe_rows: list[dict],
     def get(table, alpha):
         return table.get(alpha, {})
 
-    out["forward_growth"] = {"d": _combine(lambda s, m: s - m, get(fwd_tr, a_min), get(fwd_tr, a_mild)),
+    def difference(a, b):
+        return _combine(lambda x, y: x - y, a, b)
+
+    out["forward_positive"] = {"d": dict(get(fwd_tr, a_min)), "parts": {}}
+    out["forward_growth"] = {"d": difference(get(fwd_tr, a_min), get(fwd_tr, a_mild)),
                              "parts": {"FSG(α_min)": get(fwd_tr, a_min), "FSG(mild α)": get(fwd_tr, a_mild)}}
-    out["forward_trained_vs_init"] = {"d": _combine(lambda t, i: t - i, get(fwd_tr, a_min), get(fwd_init, a_min)),
-                                      "parts": {"trained": get(fwd_tr, a_min), "random init": get(fwd_init, a_min)}}
-    out["reverse_growth"] = {"d": _combine(lambda s, m: s - m, get(rev_tr, a_min), get(rev_tr, a_mild)),
+    out["forward_init_trend"] = {"d": difference(get(fwd_init, a_min), get(fwd_init, a_mild)),
+                                 "parts": {"FSG_init(α_min)": get(fwd_init, a_min),
+                                           "FSG_init(mild α)": get(fwd_init, a_mild)}}
+    out["reverse_growth"] = {"d": difference(get(rev_tr, a_min), get(rev_tr, a_mild)),
                              "parts": {"FSG(α_min)": get(rev_tr, a_min), "FSG(mild α)": get(rev_tr, a_mild)}}
-    out["reverse_trained_vs_init"] = {"d": _combine(lambda t, i: t - i, get(rev_tr, a_min), get(rev_init, a_min)),
+    out["reverse_trained_vs_init"] = {"d": difference(get(rev_tr, a_min), get(rev_init, a_min)),
                                       "parts": {"trained": get(rev_tr, a_min), "random init": get(rev_init, a_min)}}
 
     def acc(state, features, alpha):
@@ -151,67 +234,107 @@ def experiment_statistics(span_rows: list[dict], probe_rows: list[dict],
 
     base, base_init = acc("trained", "base", 1.0), acc("init", "base", 1.0)
     concat = acc("trained", "concat_param", a_min)
-    out["fp_gap"] = {"d": _combine(lambda b, c: b - c, base, concat), "parts": {"M_1": base, "concat.": concat}}
+    out["fp_gap"] = {"d": difference(base, concat), "parts": {"M_1": base, "concat.": concat}}
     with_over, with_low = acc("trained", "concat_param+over", a_min), acc("trained", "base+low_param", a_min)
-    out["residuals_appended"] = {
-        "d": _combine(lambda wo, c, wl, b: (wo - c) - (wl - b), with_over, concat, with_low, base),
-        "parts": {"gain of R_over": _combine(lambda wo, c: wo - c, with_over, concat),
-                  "gain of R_low": _combine(lambda wl, b: wl - b, with_low, base)}}
+    out["r_over_gain"] = {"d": difference(with_over, concat), "parts": {"[concat., R_over]": with_over,
+                                                                       "concat.": concat}}
+    out["r_low_gain"] = {"d": difference(with_low, base), "parts": {"[M_1, R_low]": with_low, "M_1": base}}
     over, low = acc("trained", "over_param", a_min), acc("trained", "low_param", a_min)
     concat_init = acc("init", "concat_param", a_min)
-    out["r_over_alone"] = {"d": _combine(lambda o, b: o - b, over, base_init),
-                           "parts": {"R_over": over, "random-init M_1": base_init}}
-    out["r_low_alone"] = {"d": _combine(lambda c, lo: c - lo, concat_init, low),
-                          "parts": {"R_low": low, "random-init concat.": concat_init}}
-    out["shuffled"] = {"d": _shuffled_gaps(span_results, a_min), "parts": {}}
+    out["r_over_alone"] = {"d": difference(over, base_init), "parts": {"R_over": over, "random-init M_1": base_init}}
+    out["r_low_alone"] = {"d": difference(concat_init, low), "parts": {"R_low": low, "random-init concat.": concat_init}}
+    shuffled_base, shuffled_across, per_alpha = _shuffled_statistics(span_results)
+    out["shuffled_base"] = {"d": shuffled_base, "parts": {}}
+    out["shuffled_across"] = {"d": shuffled_across, "parts": per_alpha}
     return a_min, out
 
 
-def findings_rows(experiments: dict[str, tuple[list[dict], list[dict], Sequence[dict]]]) -> list[dict]:
-    """One record per (finding, experiment): d's Spread, its verdict and the mean of each part."""
+def in_regime(train_accuracy: float | None) -> bool:
+    """The paper's regime: the α = 1 models fit their training data (mean train accuracy ≥ 95 %).
+    Unknown (no Table 2 row) counts as in the regime, so a verdict is never hidden for lack of a file."""
+    return train_accuracy is None or train_accuracy >= REGIME_TRAIN_ACCURACY
+
+
+def findings_rows(experiments: dict[str, tuple[list[dict], list[dict], Sequence[dict]]],
+                  archs: dict[str, str] | None = None,
+                  base_train_accuracy: dict[str, float] | None = None) -> list[dict]:
+    """One record per (finding, experiment): d's Spread, 95 % interval, p, verdict and each part's mean.
+
+    ``archs`` (experiment → architecture) limits the vision-only rows; ``base_train_accuracy``
+    (experiment → mean train accuracy of its α = 1 models, Table 2) marks experiments outside the regime."""
+    archs, base_train_accuracy = archs or {}, base_train_accuracy or {}
     rows = []
     for exp, (span_rows, probe_rows, span_results) in experiments.items():
         a_min, stats = experiment_statistics(span_rows, probe_rows, span_results)
+        fits = base_train_accuracy.get(exp)
         for f in FINDINGS:
-            d = Spread.of(stats[f.key]["d"].values())
-            parts = {name: Spread.of(values.values()) for name, values in stats[f.key]["parts"].items()}
+            values = list(stats[f.key]["d"].values())
+            result = judge(values, f.side, f.margin)
+            verdict = result.verdict
+            if f.vision_only and archs.get(exp, VISION_ARCHS[0]) not in VISION_ARCHS:
+                verdict = "vision only (Appendix D.4)"
+            elif not in_regime(fits) and verdict != "no data":
+                verdict = "not in the paper's regime"
+            parts = {name: Spread.of(v.values()) for name, v in stats[f.key]["parts"].items()}
             rows.append({"finding": f.key, "label": f.label, "experiment": exp, "alpha_min": a_min,
-                         "d": d.mean, "std": d.sd, "replicates": d.n,
-                         "verdict": verdict(d, f.key in SIMILAR_AGREES),
+                         "d": result.spread.mean, "std": result.spread.sd, "replicates": result.spread.n,
+                         "ci_low": result.ci[0] if result.ci else None, "ci_high": result.ci[1] if result.ci else None,
+                         "p": result.p, "test": _test_name(f), "verdict": verdict,
+                         "base_train_accuracy": fits,
                          "parts": {name: s.mean for name, s in parts.items()},
                          "parts_std": {name: s.sd for name, s in parts.items()}})
     return rows
 
 
+def _test_name(f: Finding) -> str:
+    if f.side == "equivalent":
+        return f"TOST, margin ±{f.margin:g}" + (" points" if f.unit == "points" else "")
+    return "two-sided one-sample t-test"
+
+
 def _cell(row: dict, unit: str) -> str:
     fmt = ".1f" if unit == "points" else ".4f"
     d = Spread(row["d"], row["std"], row["replicates"])
+    if row["verdict"].startswith("vision only"):
+        return row["verdict"]
     parts = "; ".join(f"{name} {Spread(v, row['parts_std'][name], row['replicates']).format(fmt, with_n=False)}"
                       for name, v in row["parts"].items())
     text = f"d = {d.format(fmt)}"
+    if row["p"] is not None:
+        text += f", 95 % CI [{row['ci_low']:{fmt}}, {row['ci_high']:{fmt}}], p = {_format_p(row['p'])}"
     return f"{text} ({parts}): **{row['verdict']}**" if parts else f"{text}: **{row['verdict']}**"
 
 
+def _format_p(p: float) -> str:
+    return f"{p:.2g}" if p >= 0.001 else "< 0.001"
+
+
 def write_findings(experiments: dict[str, tuple[list[dict], list[dict], Sequence[dict]]], csv_path, md_path,
-                   html_path) -> None:
+                   html_path, archs: dict[str, str] | None = None,
+                   base_train_accuracy: dict[str, float] | None = None) -> None:
     """The findings table as CSV (one record per finding and experiment), Markdown and HTML."""
-    rows = findings_rows(experiments)
+    rows = findings_rows(experiments, archs, base_train_accuracy)
     write_rows_csv([{**{k: v for k, v in r.items() if k not in ("parts", "parts_std")},
                      **{f"part: {n}": v for n, v in r["parts"].items()}} for r in rows], csv_path)
     exps = list(experiments)
     cells = {(r["finding"], r["experiment"]): r for r in rows}
     a_min = {r["experiment"]: r["alpha_min"] for r in rows}
-    head = [f"{e} (α_min = {alpha_label(a_min[e])})" for e in exps]
-    md = [TABLES["findings"]["caption"], "", "| finding | d | " + " | ".join(head) + " |",
-          "|---|---|" + "---|" * len(exps)]
+    fits = {r["experiment"]: r["base_train_accuracy"] for r in rows}
+    head = [f"{e} (α_min = {alpha_label(a_min[e])}" + (f"; α = 1 train {100 * fits[e]:.1f} %" if fits[e] is not None
+                                                        else "") + ")" for e in exps]
+    md = [TABLES["findings"]["caption"], "", "| finding | d | test | " + " | ".join(head) + " |",
+          "|---|---|---|" + "---|" * len(exps)]
     for f in FINDINGS:
-        md.append(f"| {f.label} | {f.statistic} | " + " | ".join(_cell(cells[f.key, e], f.unit) for e in exps) + " |")
+        md.append(f"| {f.label} | {f.statistic} | {_test_name(f)} | "
+                  + " | ".join(_cell(cells[f.key, e], f.unit) for e in exps) + " |")
     write_text("\n".join(md) + "\n", md_path)
     write_text(_html(rows, exps, head), html_path)
 
 
-VERDICT_COLOR = {"agrees": "#d9f2d9", "agrees (similar)": "#d9f2d9", "disagrees": "#f8d7d7",
-                 "within noise": "#f2f2f2", "no data": "#ffffff"}
+VERDICT_COLOR = {"agrees": "#d9f2d9", "disagrees": "#f8d7d7", "no evidence either way": "#ffffff",
+                 "n = 1, no test": "#e6e6e6", "not in the paper's regime": "#e6e6e6",
+                 "vision only (Appendix D.4)": "#e6e6e6", "no data": "#ffffff"}
+GREYED = {"n = 1, no test", "not in the paper's regime", "vision only (Appendix D.4)"}
 
 
 def _html(rows, exps, head) -> str:
@@ -219,15 +342,17 @@ def _html(rows, exps, head) -> str:
     out = ["<!DOCTYPE html><html><head><meta charset='utf-8'><style>",
            "body{font-family:sans-serif;font-size:13px} table{border-collapse:collapse}",
            "td,th{border:1px solid #bbb;padding:4px 6px;vertical-align:top} small{color:#555}",
+           "td.greyed{color:#888}",
            "</style></head><body>", f"<p>{html.escape(TABLES['findings']['caption'])}</p>",
            "<table><tr><th>finding</th>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"]
     for f in FINDINGS:
         out.append(f"<tr><td><b>{html.escape(f.label)}</b><br><small>paper: {html.escape(f.claim)}<br>"
-                   f"d = {html.escape(f.statistic)}</small></td>")
+                   f"d = {html.escape(f.statistic)}<br>test: {html.escape(_test_name(f))}</small></td>")
         for e in exps:
             r = cells[f.key, e]
             text = _cell(r, f.unit).replace("**", "")
-            out.append(f"<td style='background:{VERDICT_COLOR[r['verdict']]}'>{html.escape(text)}</td>")
+            grey = " class='greyed'" if r["verdict"] in GREYED else ""
+            out.append(f"<td{grey} style='background:{VERDICT_COLOR[r['verdict']]}'>{html.escape(text)}</td>")
         out.append("</tr>")
     out.append("</table></body></html>")
     return "\n".join(out) + "\n"
