@@ -29,6 +29,20 @@ def test_table2_averages_base_models_and_every_narrow_model(tmp_path):
     write_table2(dirs, tmp_path / "t.csv", tmp_path / "t.md")
     md = (tmp_path / "t.md").read_text()
     assert "| e | 1/2 | 100 | 8 | 2 | 2 | 60.0 ± 10.0 (n = 3) | 50.0 ± 10.0 (n = 3) |" in md
+    # the regime line: α = 1 train 95.0 %, train − test 25.0 points, 20.0 points lost at α = 1/2
+    assert "| e | 95.0 | 25.0 | 20.0 (α = 1/2) | yes |" in md
+
+
+def test_regime_needs_the_base_models_to_fit_their_training_data():
+    from featspan.report.tables import regime_rows
+
+    rows = [{"experiment": "a", "alpha": 1.0, "train_accuracy": 0.949, "test_accuracy": 0.8},
+            {"experiment": "a", "alpha": 0.25, "train_accuracy": 0.7, "test_accuracy": 0.6},
+            {"experiment": "b", "alpha": 1.0, "train_accuracy": 1.0, "test_accuracy": 0.9},
+            {"experiment": "b", "alpha": 0.5, "train_accuracy": 0.9, "test_accuracy": 0.85}]
+    a, b = regime_rows(rows)
+    assert (a["in_regime"], b["in_regime"]) == (False, True)
+    assert a["narrow_drop"] == pytest.approx(0.2) and a["alpha_min"] == 0.25 and b["base_gap"] == pytest.approx(0.1)
 
 
 def test_table3_reads_the_smallest_alpha_and_the_init_baselines():
