@@ -26,6 +26,40 @@ def extract_features(model: nn.Module, x: torch.Tensor, batch_size: int = 1024, 
     return torch.cat(parts).numpy()
 
 
+BN_ROWS = 2048        # training rows of the running-statistics pass of a random-init model with BatchNorm
+BN_BATCH_SIZE = 256   # its batch size: the running averages of 8 batch means and variances
+
+
+def has_batchnorm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+@torch.no_grad()
+def estimate_batchnorm_statistics(model: nn.Module, x: torch.Tensor, seed: int, rows: int = BN_ROWS,
+                                  batch_size: int = BN_BATCH_SIZE, device: str = "cpu") -> int:
+    """Re-estimate every BatchNorm layer's running mean and variance on a seeded sample of ``rows`` of
+    ``x`` (docs/method.md section 8): a no-gradient pass with only the BatchNorm layers in train mode
+    (dropout stays off), cumulative averages over the batches (``momentum=None``). Returns the rows used.
+
+    A random-init model's running statistics are (0, 1), so in eval mode its BatchNorm is the identity
+    and activations shrink layer by layer to dead or near-zero features; trained models need none of this."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return 0
+    model = model.to(device).eval()
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+        m.train()
+    sample = np.sort(np.random.default_rng(seed).choice(x.shape[0], size=min(rows, x.shape[0]), replace=False))
+    for i in range(0, len(sample), batch_size):
+        model.features(x[sample[i:i + batch_size]].to(device))
+    for m, momentum in zip(norms, saved):
+        m.momentum = momentum
+        m.eval()
+    return len(sample)
+
 
 def training_rows(n: int, train_rows: int | None) -> np.ndarray:
     """The training rows whose features are dumped: all, or a fixed random subset (seed 0) of
@@ -52,11 +86,17 @@ def write_cohort_features(dataset_path, checkpoint_dir, out_dir, state: str, *, 
         ckpt = load_checkpoint(path)
         model = build_from_config(ckpt["model"], ckpt["alpha"], ckpt["in_shape"], ckpt["n_classes"])
         model.load_state_dict(ckpt["state_dict"])
+        bn_rows = 0
+        if state == "init" and has_batchnorm(model):  # seeded by the model's own seed: reproducible per model
+            bn_rows = estimate_batchnorm_statistics(model, torch.from_numpy(data.x_train), cohort.seeds[i],
+                                                    device=device)
         attrs = {"experiment": experiment, "dataset": dataset, "arch": cohort.arch, "alpha": cohort.alpha,
                  "seed": cohort.seeds[i], "index": i, "data_order": cohort.data_order, "state": state,
                  "n_params": ckpt["n_params"], "config_hash": ckpt["config_hash"],
                  "checkpoint_sha256": file_sha256(path), "replicate": cohort.replicate,
-                 "train_rows_of": len(data.y_train)}
+                 "train_rows_of": len(data.y_train),
+                 # BatchNorm running statistics re-estimated on this many training rows (0: as checkpointed)
+                 "batchnorm_reestimated_rows": bn_rows}
         write_feature_file(out / cohort.filename(i, ".h5"), {
             "train": (extract_features(model, x, device=device), y),
             "test": (extract_features(model, xt, device=device), data.y_test)}, attrs)
