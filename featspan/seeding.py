@@ -26,7 +26,7 @@ import numpy as np
 
 # Distinguishes featspan's keys from any other use of SeedSequence with small integer entropy.
 _DOMAIN = 0x666561747370616E  # "featspan"
-_INIT, _DATA, _SHARED_DATA, _TOY = 0, 1, 2, 3
+_INIT, _DATA, _SHARED_DATA, _TOY, _TOY_DATA = 0, 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
@@ -65,3 +65,9 @@ def toy_model_seed(seed: int, width: int, index: int) -> int:
     """The first-layer and upper-layer init stream of toy model ``index`` of width ``width`` in toy run
     ``seed``: the wide model and every narrow model draw independently (no model is a slice of another)."""
     return _seed(_TOY, seed, width, index)
+
+
+def toy_data_seed(seed: int, width: int, index: int) -> int:
+    """The batch-order stream of toy model ``index`` of width ``width`` in toy run ``seed`` (docs/method.md
+    section 3: every model has its own init and data streams; it does not depend on the cohort's size)."""
+    return _seed(_TOY_DATA, seed, width, index)

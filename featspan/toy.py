@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from .seeding import toy_model_seed
+from .seeding import toy_data_seed, toy_model_seed
 from .progress import Clock
 from .schema import default
 
@@ -169,18 +169,22 @@ class ToyCohort:
         return hidden, torch.baddbmm(p["b5"][:, None, :], h, p["w5"]).squeeze(-1)
 
     def gradients(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Gradients of every model's mean logistic loss on the batch (x, y in {-1, +1}), by hand.
+        """Gradients of every model's mean logistic loss on its batch, by hand.
 
+        ``x`` is (M, n, patches, d) with ``y`` (M, n) in {-1, +1}: model i's own batch (each model has its
+        own batch order, docs/method.md section 3), or one batch (n, patches, d) with ``y`` (n) for all.
         The same numbers as autograd through :meth:`forward` (tested), faster at the toy's sizes
-        (benchmarks/toy_step.py): the first layer is one matrix product over every model's neurons at
-        once, ReLU masks come from the activations in one fused pass, and no graph is recorded. Training
-        spends nearly all its time here (10,000s of steps of tiny products)."""
+        (benchmarks/toy_step.py): the first layer is one batched matrix product, ReLU masks come from the
+        activations in one fused pass, and no graph is recorded. Training spends nearly all its time here
+        (10,000s of steps of tiny products)."""
         p = self.params
-        n, n_patches, d = x.shape
-        n_models, width, _ = p["w1"].shape
-        neurons = n_models * width
-        act = self._patch_activations(x)                             # (n patches, all neurons)
-        hidden, scores = self._upper_layers(self._sum_patches(act, n))
+        n_models, width, d = p["w1"].shape
+        if x.dim() == 3:
+            x, y = x.expand(n_models, *x.shape), y.expand(n_models, *y.shape)
+        _, n, n_patches, _ = x.shape
+        rows = x.reshape(n_models, n * n_patches, d)
+        act = torch.bmm(rows, p["w1"].transpose(1, 2)).sub_(self.threshold).clamp_(min=0)  # (M, n patches, m)
+        hidden, scores = self._upper_layers(act.view(n_models, n, n_patches, width).sum(2))
         # d/ds of mean_n softplus(-y s) = -y sigmoid(-y s) / n
         grad_out = torch.sigmoid(-y * scores).mul_(-y / n).unsqueeze(-1)         # (M, n, 1)
         grads = {}
@@ -193,10 +197,9 @@ class ToyCohort:
             grad_in = grad_out * weight_t if j == 5 else torch.bmm(grad_out, weight_t)
             grad_out = torch.ops.aten.threshold_backward(grad_in, inputs, 0) if j > 2 else grad_in
         # grad_out is now d loss / d h1 (M, n, m): back through the patch sum and the thresholded ReLU
-        per_patch = grad_out.transpose(0, 1).reshape(n, 1, neurons).expand(n, n_patches, neurons)
-        grad_pre = torch.ops.aten.threshold_backward(per_patch, act.view(n, n_patches, neurons), 0)
-        rows = x.reshape(n * n_patches, d)
-        grads["w1"] = (grad_pre.reshape(n * n_patches, neurons).T @ rows).view(n_models, width, d)
+        per_patch = grad_out.unsqueeze(2).expand(n_models, n, n_patches, width)
+        grad_pre = torch.ops.aten.threshold_backward(per_patch, act.view(n_models, n, n_patches, width), 0)
+        grads["w1"] = torch.bmm(grad_pre.reshape(n_models, n * n_patches, width).transpose(1, 2), rows)
         return {name: grads[name] for name in p}
 
 
@@ -252,8 +255,9 @@ def train_toy(cfg: ToyConfig, width: int, n_models: int, seed: int, probe: bool 
     with torch.no_grad():
         _, active0 = correlations(cohort.params["w1"], vectors, cfg.threshold)
     active_at_init = active0.sum(dim=(0, 1)).tolist()
-    trace = _pick_neuron(active0, cfg) if trace_neuron else None
-    order_rng = np.random.default_rng([seed, 7])
+    trace = NeuronTrace.pick(active0, vectors, cfg) if trace_neuron else None
+    # each model its own batch order (docs/method.md section 3), independent of the cohort's size
+    order_rngs = [np.random.default_rng(toy_data_seed(seed, width, i)) for i in range(cohort.n_models)]
     steps = math.ceil(cfg.n_train / cfg.batch_size)
     epochs, max_cos = [], []
 
@@ -267,12 +271,10 @@ def train_toy(cfg: ToyConfig, width: int, n_models: int, seed: int, probe: bool 
     record(0)
     clock = Clock(0, cfg.epochs)
     for epoch in range(cfg.epochs):
-        order = torch.from_numpy(order_rng.permutation(cfg.n_train))
+        orders = torch.from_numpy(np.stack([rng.permutation(cfg.n_train) for rng in order_rngs]))  # (M, n)
         for b in range(steps):
-            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            grads = toy_step(cohort, xt[idx], yt[idx], cfg)
-            if trace is not None:
-                _trace_step(trace, cohort, grads[0], vectors, cfg)
+            idx = orders[:, b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            toy_step(cohort, xt[idx], yt[idx], cfg, trace)
         if (epoch + 1) % cfg.record_every == 0 or epoch + 1 == cfg.epochs:
             record(epoch + 1)
         if log:
@@ -286,13 +288,17 @@ def train_toy(cfg: ToyConfig, width: int, n_models: int, seed: int, probe: bool 
     probe_train = probe_test = None
     if probe and n_models > 1:
         probe_train, probe_test = _probe(cohort, x_train, y_train, x_test, y_test)
+    if trace is not None:
+        trace.finish(cohort.params["w1"])
     return ToyRun(width, n_models, seed, learned_now.tolist(), acc_train, acc_test, probe_train, probe_test,
-                  epochs, max_cos, active_at_init, trace, asdict(cfg))
+                  epochs, max_cos, active_at_init, trace.to_dict() if trace is not None else None, asdict(cfg))
 
 
-def toy_step(cohort: ToyCohort, x: torch.Tensor, y: torch.Tensor, cfg: ToyConfig) -> list[torch.Tensor]:
-    """One normalized-SGD step of every model on the batch (x, y in {-1, +1}); returns the loss gradients
-    (taken before the step), in the order of ``cohort.params``."""
+def toy_step(cohort: ToyCohort, x: torch.Tensor, y: torch.Tensor, cfg: ToyConfig,
+             trace: "NeuronTrace | None" = None) -> list[torch.Tensor]:
+    """One normalized-SGD step of every model on its batch (x, y in {-1, +1}: see
+    :meth:`ToyCohort.gradients`); returns the loss gradients (taken before the step), in the order of
+    ``cohort.params``. ``trace`` records what the step does to one first-layer neuron (Figure 6)."""
     grads = cohort.gradients(x, y)
     for name, p in cohort.params.items():
         g = grads[name]
@@ -303,6 +309,8 @@ def toy_step(cohort: ToyCohort, x: torch.Tensor, y: torch.Tensor, cfg: ToyConfig
         else:
             # normalize per model and tensor: each model takes its own normalized step
             norm = step.flatten(1).norm(dim=1).clamp_min_(1e-12).view(-1, *[1] * (g.dim() - 1))
+        if name == "w1" and trace is not None:
+            trace.observe(p, g, norm, cfg)
         p.sub_(step.div(norm).mul_(cfg.lr))
     if cfg.decay_mode == "decoupled":
         for p in cohort.params.values():
@@ -326,26 +334,58 @@ def _probe(cohort, x_train, y_train, x_test, y_test) -> tuple[float, float]:
     return result.train_accuracy, result.accuracy
 
 
-def _pick_neuron(active0: torch.Tensor, cfg: ToyConfig) -> dict | None:
-    """Figure 6 follows a neuron activated at init by a multiplication vector (else any signal)."""
-    for j in list(range(cfg.n_add, cfg.k)) + list(range(cfg.n_add)):
-        hits = torch.nonzero(active0[:, :, j])
-        if len(hits):
-            model, neuron = hits[0].tolist()
-            return {"model": model, "neuron": neuron, "signal": j, "kind": "multiplication" if j >= cfg.n_add
-                    else "addition", "dot": [], "norm": [], "gradient_pull": [], "decay_pull": []}
-    return None
+@dataclass
+class NeuronTrace:
+    """Figure 6: one first-layer neuron's projection <w_r, v_j> on a signal vector before every step, its
+    norm, and the step's change of <w_r, v_j> split into the two forces as they are applied: the
+    normalized gradient step (normalizer per neuron or per tensor, ``toy.normalize``) and weight decay
+    (decoupled: on the weights after the gradient step; coupled: inside the normalized step). The two
+    pulls of a step add up to the change of <w_r, v_j> exactly (tested)."""
 
+    model: int
+    neuron: int
+    signal: int
+    kind: str
+    vector: torch.Tensor
+    dot: list = field(default_factory=list)
+    norm: list = field(default_factory=list)
+    gradient_pull: list = field(default_factory=list)
+    decay_pull: list = field(default_factory=list)
 
-def _trace_step(trace: dict, cohort: ToyCohort, grad_w1: torch.Tensor, vectors: torch.Tensor, cfg: ToyConfig):
-    """Per step, the neuron's <w, v_j>, its norm, and what each force does to <w, v_j> this step:
-    the normalized gradient step ``-lr <g_r, v_j>/||g||`` and the decay ``-lr wd <w_r, v_j>``."""
-    with torch.no_grad():
-        i, r, j = trace["model"], trace["neuron"], trace["signal"]
-        w = cohort.params["w1"][i, r]
-        v = vectors[j]
-        g_norm = grad_w1[i].norm().clamp_min(1e-12)
-        trace["dot"].append(float(w @ v))
-        trace["norm"].append(float(w.norm()))
-        trace["gradient_pull"].append(float(-cfg.lr * (grad_w1[i, r] @ v) / g_norm))
-        trace["decay_pull"].append(float(-cfg.lr * cfg.weight_decay * (w @ v)))
+    @classmethod
+    def pick(cls, active0: torch.Tensor, vectors: torch.Tensor, cfg: ToyConfig) -> "NeuronTrace | None":
+        """A neuron activated at init by a multiplication vector (else by any signal); None if none is."""
+        for j in list(range(cfg.n_add, cfg.k)) + list(range(cfg.n_add)):
+            hits = torch.nonzero(active0[:, :, j])
+            if len(hits):
+                model, neuron = hits[0].tolist()
+                return cls(model, neuron, j, "multiplication" if j >= cfg.n_add else "addition", vectors[j])
+        return None
+
+    @torch.no_grad()
+    def observe(self, w1: torch.Tensor, grad_w1: torch.Tensor, norm: torch.Tensor, cfg: ToyConfig) -> None:
+        """Before a step: ``norm`` is the normalizer the step divides this neuron's gradient by."""
+        w, g, v = w1[self.model, self.neuron], grad_w1[self.model, self.neuron], self.vector
+        scale = norm[self.model, self.neuron] if norm.shape[1] == w1.shape[1] else norm[self.model]
+        scale = float(scale.reshape(-1)[0])
+        gradient_move = -cfg.lr * float(g @ v) / scale
+        if cfg.decay_mode == "coupled":
+            decay_move = -cfg.lr * cfg.weight_decay * float(w @ v) / scale
+        else:
+            decay_move = -cfg.lr * cfg.weight_decay * (float(w @ v) + gradient_move)
+        self.dot.append(float(w @ v))
+        self.norm.append(float(w.norm()))
+        self.gradient_pull.append(gradient_move)
+        self.decay_pull.append(decay_move)
+
+    @torch.no_grad()
+    def finish(self, w1: torch.Tensor) -> None:
+        """After training: the final <w_r, v_j> and norm (so ``dot`` has one entry more than the pulls)."""
+        w = w1[self.model, self.neuron]
+        self.dot.append(float(w @ self.vector))
+        self.norm.append(float(w.norm()))
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "neuron": self.neuron, "signal": self.signal, "kind": self.kind,
+                "dot": self.dot, "norm": self.norm, "gradient_pull": self.gradient_pull,
+                "decay_pull": self.decay_pull}

@@ -66,6 +66,72 @@ def test_hand_written_gradients_match_autograd(n_models, width):
         torch.testing.assert_close(got[name], e, rtol=1e-5, atol=1e-7)
 
 
+def test_each_model_steps_on_its_own_batch():
+    torch.manual_seed(3)
+    x = torch.randn(3, 25, CFG.n_patches, CFG.d)
+    y = torch.sign(torch.randn(3, 25))
+    cohort = ToyCohort.init(CFG, 3, 8, seed=4)
+    alone = [ToyCohort.init(CFG, 1, 8, seed=4, indices=[i]) for i in range(3)]
+    for _ in range(3):
+        toy_step(cohort, x, y, CFG)
+        for i, single in enumerate(alone):
+            toy_step(single, x[i:i + 1], y[i:i + 1], CFG)
+    for i, single in enumerate(alone):
+        for name, value in cohort.params.items():
+            torch.testing.assert_close(value[i], single.params[name][0], rtol=1e-5, atol=1e-6)
+
+
+def test_per_model_gradients_match_autograd():
+    torch.manual_seed(5)
+    x = torch.randn(3, 25, CFG.n_patches, CFG.d)
+    y = torch.sign(torch.randn(3, 25))
+    cohort = ToyCohort.init(dataclasses.replace(CFG, threshold=0.3), 3, 8, seed=1)
+    params = {name: p.clone().requires_grad_(True) for name, p in cohort.params.items()}
+    reference = ToyCohort(params, cohort.threshold)
+    scores = torch.stack([reference.forward(x[i])[i] for i in range(3)])  # model i on its own batch
+    loss = torch.nn.functional.softplus(-y * scores).mean(1).sum()
+    expected = torch.autograd.grad(loss, list(params.values()))
+    got = cohort.gradients(x, y)
+    for name, e in zip(params, expected):
+        assert e.abs().max() > 0, name
+        torch.testing.assert_close(got[name], e, rtol=1e-5, atol=1e-7)
+
+
+def test_training_gives_each_model_its_own_batch_order(monkeypatch):
+    import featspan.toy as toy
+
+    batches = []
+    real_step = toy.toy_step
+
+    def spy(cohort, x, y, cfg, trace=None):
+        batches.append(x.clone())
+        return real_step(cohort, x, y, cfg, trace)
+
+    monkeypatch.setattr(toy, "toy_step", spy)
+    cfg = dataclasses.replace(CFG, epochs=1)
+    train_toy(cfg, 8, 3, seed=0, probe=False, trace_neuron=False)
+    first = batches[0]
+    assert first.shape == (3, cfg.batch_size, cfg.n_patches, cfg.d)
+    assert not torch.equal(first[0], first[1]) and not torch.equal(first[1], first[2])
+    # model 0's stream does not depend on the cohort's size
+    batches.clear()
+    train_toy(cfg, 8, 1, seed=0, probe=False, trace_neuron=False)
+    assert torch.equal(batches[0][0], first[0])
+
+
+@pytest.mark.parametrize("normalize, decay_mode", [("neuron", "decoupled"), ("tensor", "decoupled"),
+                                                    ("neuron", "coupled")])
+def test_traced_forces_add_up_to_the_applied_change(normalize, decay_mode):
+    cfg = dataclasses.replace(CFG, threshold=0.05, sigma0=0.3, normalize=normalize, decay_mode=decay_mode,
+                              weight_decay=0.05, lr=0.05, epochs=3)
+    run = train_toy(cfg, 8, 3, seed=1, probe=False)
+    tr = run.neuron_trace
+    assert tr is not None and len(tr["dot"]) == len(tr["gradient_pull"]) + 1 > 10
+    change = np.diff(tr["dot"])
+    np.testing.assert_allclose(np.asarray(tr["gradient_pull"]) + tr["decay_pull"], change, rtol=1e-4, atol=1e-6)
+    assert np.abs(tr["gradient_pull"]).max() > 0 and np.abs(tr["decay_pull"]).max() > 0
+
+
 def test_neuron_normalization_moves_every_active_neuron_by_lr():
     cfg = ToyConfig(d=12, n_patches=7, hidden=4, normalize="neuron", weight_decay=0.0, lr=0.05, threshold=2.5)
     torch.manual_seed(1)
