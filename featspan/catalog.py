@@ -109,14 +109,16 @@ TOY_FIGURES = {
     "fig6": {
         "slug": "toy_neuron_forces",
         "caption": "Figure 6: one neuron of a narrow model, activated by a signal vector at initialization: its "
-                   "projection on that vector over training and the two forces on it per step (normalized gradient "
-                   "against weight decay), cumulated.",
+                   "projection on that vector over training with the thresholds ±b, and the change of that "
+                   "projection by each force as the step applies it (the normalized gradient step, with the "
+                   "normalizer of toy.normalize, and weight decay), cumulated over steps.",
     },
     "fig9": {
         "slug": "toy_init_activation",
-        "caption": "Figure 9: neurons per model activated by each signal vector at initialization (|<w_r, v_j>| > b) "
-                   "against first-layer width m, mean over models and seeds, with the expectation "
-                   "m P(|N(0, σ0²)| > b).",
+        "caption": "Figure 9: neurons per model activated by each signal vector at initialization (the absolute "
+                   "projection of a neuron on the vector above the threshold b) against first-layer width m, on "
+                   "log-log axes: mean ± sample std over seeds and vectors (n in the legend), addition and "
+                   "multiplication vectors side by side, with the expectation m·erfc(b / (σ0 √2)) as a line.",
     },
 }
 
@@ -134,7 +136,10 @@ TABLES = {
         "section": "Tables",
         "shows": "accuracy and M values",
         "caption": "Table 2: train and test accuracy of single models M_α (mean ± sample std over every model of "
-                   "that width and all replicates, n models), parameter and feature counts, M_feat and M_param.",
+                   "that width and all replicates, n models), parameter and feature counts, M_feat and M_param; "
+                   "below it, a regime line per experiment: the α = 1 models' train accuracy, their train − test "
+                   "gap and the test accuracy lost at the smallest α (the paper's regime: α = 1 models that fit "
+                   "their training data, at least 95 % here).",
     },
     "table3": {
         "slug": "residual_probes",
@@ -151,10 +156,13 @@ TABLES["findings"] = {
     "slug": "paper_findings",
     "section": "Findings at a glance",
     "shows": "each finding per experiment",
-    "caption": "The paper's findings, one per row, on every experiment: d is a per-replicate statistic whose sign the "
-               "paper predicts (positive: as the paper reports); each cell gives its mean ± sample std over "
-               "replicates (n replicates), the values it is made of, and a verdict: agrees or disagrees when the mean "
-               "lies beyond one sample std from zero, within noise otherwise. Definitions: docs/method.md section 9.",
+    "caption": "The paper's findings, one per row, on every experiment: d is a per-replicate statistic with a side "
+               "the paper predicts; each cell gives its mean ± sample std over replicates (n replicates), the 95 % "
+               "t interval, p and a verdict: agrees or disagrees at p < 0.05 (two-sided one-sample t-test of mean "
+               "d = 0; for a 'barely' claim, two one-sided tests against the stated margin), no evidence either "
+               "way otherwise. One replicate: its value and 'n = 1, no test'. Experiments whose α = 1 models fit "
+               "less than 95 % of their training data (Table 2) are not in the paper's regime and get no verdict. "
+               "Definitions: docs/method.md section 9.",
 }
 
 # Tables 4 and 5 (Appendix D.4): regular vs shuffled forward FSE, one table per vision architecture.

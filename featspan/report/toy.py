@@ -124,8 +124,9 @@ def figure5(runs: list[dict], outputs) -> None:
 
 
 def figure6(runs: list[dict], outputs) -> None:
-    """One neuron of a narrow model, activated by a signal vector at init: <w, v_j> over training and
-    the two forces on it per step (normalized gradient vs weight decay), cumulated."""
+    """One neuron of a narrow model, activated by a signal vector at init: <w, v_j> over training against
+    the thresholds ±b, and the change of <w, v_j> by each force as applied per step (the normalized
+    gradient step and weight decay, :class:`featspan.toy.NeuronTrace`), cumulated."""
     plt = _pyplot()
 
     narrow = sorted((r for r in runs if r.get("neuron_trace")), key=lambda r: (r["width"], r["seed"]))
@@ -133,20 +134,26 @@ def figure6(runs: list[dict], outputs) -> None:
         raise ValueError("no run traced a neuron (no neuron was activated by a signal vector at init)")
     mult = [r for r in narrow if r["neuron_trace"]["kind"] == "multiplication"]
     run = (mult or narrow)[0]
-    tr = run["neuron_trace"]
-    steps = np.arange(1, len(tr["dot"]) + 1)
+    tr, cfg = run["neuron_trace"], run["config"]
+    steps = np.arange(len(tr["dot"]))
+    b = cfg["threshold"]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4))
     a1.plot(steps, tr["dot"], color="k", label="⟨w, v_j⟩")
     a1.plot(steps, tr["norm"], color="0.5", ls="--", label="‖w‖")
-    a1.axhline(run["config"]["threshold"], color="tab:orange", lw=0.8, label="threshold b")
+    for level in (b, -b):
+        a1.axhline(level, color="tab:orange", lw=0.8, label="thresholds ±b" if level > 0 else None)
     a1.set_xlabel("step")
-    a1.set_title(f"neuron {tr['neuron']} of model {tr['model']} (m = {run['width']}), {tr['kind']} vector")
+    a1.set_title(f"neuron {tr['neuron']} of model {tr['model']} (m = {run['width']}), {tr['kind']} vector",
+                 fontsize=9)
     a1.legend(frameon=False, fontsize=8)
-    a2.plot(steps, np.cumsum(tr["gradient_pull"]), color="tab:green", label="gradient (normalized step)")
-    a2.plot(steps, np.cumsum(tr["decay_pull"]), color="tab:red", label="weight decay")
+    normalizer = "per neuron" if cfg.get("normalize") == "neuron" else "per tensor"
+    a2.plot(steps, np.concatenate([[0.0], np.cumsum(tr["gradient_pull"])]), color="tab:green",
+            label=f"normalized gradient step ({normalizer})")
+    a2.plot(steps, np.concatenate([[0.0], np.cumsum(tr["decay_pull"])]), color="tab:red",
+            label=f"weight decay ({cfg.get('decay_mode', 'decoupled')})")
     a2.axhline(0, color="0.5", lw=0.8)
     a2.set_xlabel("step")
-    a2.set_title("cumulative change of ⟨w, v_j⟩ by each force")
+    a2.set_title("cumulative change of ⟨w, v_j⟩ by each force", fontsize=9)
     a2.legend(frameon=False, fontsize=8)
     fig.suptitle("Figure 6. A neuron pulled between weight decay and the gradient")
     fig.tight_layout()
@@ -161,8 +168,10 @@ def activation_probability(sigma0: float, threshold: float) -> float:
 
 
 def figure9(runs: list[dict], outputs) -> None:
-    """Neurons per model activated by each signal vector at initialization (|<w_r, v_j>| > b) vs width,
-    with the expectation m * P(|N(0, sigma0^2)| > b)."""
+    """Neurons per model activated by each signal vector at initialization (|<w_r, v_j>| > b) against
+    width, on log-log axes where the expectation m P(|N(0, σ0²)| > b) is a straight line: per width, the
+    mean ± sample std over (seed, vector) pairs of the count per model, n pairs; addition and
+    multiplication vectors with their own markers, side by side."""
     plt = _pyplot()
 
     cfg = runs[0]["config"]
@@ -175,17 +184,23 @@ def figure9(runs: list[dict], outputs) -> None:
     widths = np.array(sorted(by_width))
     tail = activation_probability(cfg["sigma0"], cfg["threshold"])
     fig, ax = plt.subplots(figsize=(4.8, 3.6))
-    for key, color, label in (("add", "tab:blue", "addition vectors"), ("mul", "tab:red", "multiplication vectors")):
-        means = [np.mean(by_width[w][key]) for w in widths]
-        ax.plot(widths, means, "o", color=color, label=label)
-    grid = np.geomspace(widths.min(), widths.max(), 50)
+    grid = np.geomspace(widths.min() / 1.5, widths.max() * 1.5, 50)
     ax.plot(grid, grid * tail, color="k", lw=1, label=f"expected m·P(|N(0,σ0²)| > b) = {tail:.3g}·m")
+    for key, color, marker, shift, label in (("add", "tab:blue", "o", 0.9, "addition vectors"),
+                                              ("mul", "tab:red", "s", 1.1, "multiplication vectors")):
+        spreads = [Spread.of(by_width[w][key]) for w in widths]
+        means = np.array([s.mean for s in spreads])
+        shown = means > 0  # a mean of 0 has no place on a log axis: said in the legend instead
+        n = spreads[0].n
+        ax.errorbar(widths[shown] * shift, means[shown], yerr=[s.error_bar for s, k in zip(spreads, shown) if k],
+                    fmt=marker, color=color, ms=5, capsize=2, label=f"{label} (n = {n} seed × vector pairs)"
+                    + (f"; mean 0 at m = {', '.join(str(w) for w in widths[~shown])}" if (~shown).any() else ""))
     ax.set_xscale("log")
-    ax.set_yscale("symlog", linthresh=1)
+    ax.set_yscale("log")
     ax.set_xlabel("first-layer width m")
     ax.set_ylabel("activated neurons per model, per vector")
-    ax.legend(frameon=False, fontsize=8)
-    ax.set_title("Figure 9. Neurons activated by a signal vector at init")
+    ax.legend(frameon=False, fontsize=7, loc="upper left")
+    ax.set_title("Figure 9. Neurons activated by a signal vector at init", fontsize=10)
     fig.tight_layout()
     _save(fig, outputs)
     plt.close(fig)
