@@ -10,7 +10,7 @@ import numpy as np
 
 from ..io import atomic_path
 
-DATASETS = ("mnist1d", "digits", "shapes10", "cifar10", "mnli")
+DATASETS = ("mnist1d", "digits", "shapes10", "fashion_mnist", "cifar10", "mnli")
 
 
 class DatasetUnavailable(RuntimeError):
@@ -60,6 +60,10 @@ def load_dataset(name: str, cache_dir: str | None = None, **options) -> Dataset:
     if name == "shapes10":  # generated in memory; the dataset rule caches it under results/
         from .shapes import load_shapes
         return load_shapes(**options)
+    if name == "fashion_mnist":  # dataset.root, then Debian's package, then a download (download: true)
+        from .fashion_mnist import load_fashion_mnist
+        options.setdefault("root", os.path.join(cache_dir or ".", "fashion_mnist"))
+        return load_fashion_mnist(**options)
     if name == "cifar10":
         from .cifar10 import load_cifar10
         options.setdefault("root", os.path.join(cache_dir or ".", "cifar10"))
