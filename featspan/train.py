@@ -54,7 +54,9 @@ class TrainConfig:
     lr: float = _train("lr")
     weight_decay: float = _train("weight_decay")
     momentum: float = _train("momentum")
-    schedule: str = _train("schedule")                # cosine | step | constant
+    nesterov: bool = _train("nesterov")               # SGD: Nesterov momentum
+    schedule: str = _train("schedule")                # cosine | step | onecycle | constant
+    warmup: float = _train("warmup")                  # onecycle: fraction of training spent rising to lr
     milestones: tuple[float, ...] = _train("milestones")  # step schedule: fractions of training
     gamma: float = _train("gamma")
     mode: str = _train("mode")                        # cohort | sequential
@@ -167,8 +169,23 @@ def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                               nesterov=cfg.nesterov)
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}")
+
+
+ONE_CYCLE_START, ONE_CYCLE_END = 1 / 25, 1 / 25e4  # torch's OneCycleLR defaults (div_factor, final_div_factor)
+
+
+def one_cycle(progress: float, warmup: float) -> float:
+    """The one-cycle learning-rate factor at ``progress`` in [0, 1] (Smith and Topin 2019, torch's
+    ``OneCycleLR`` shape with a fixed momentum): a cosine rise from 1/25 to 1 over the first ``warmup``
+    of training, then a cosine fall to 1/25e4."""
+    def cosine(start, end, t):
+        return end + (start - end) * 0.5 * (1 + math.cos(math.pi * t))
+    if progress < warmup:
+        return cosine(ONE_CYCLE_START, 1.0, progress / warmup)
+    return cosine(1.0, ONE_CYCLE_END, (progress - warmup) / (1 - warmup))
 
 
 def make_scheduler(optimizer, cfg: TrainConfig, steps_per_epoch: int):
@@ -179,6 +196,8 @@ def make_scheduler(optimizer, cfg: TrainConfig, steps_per_epoch: int):
     if cfg.schedule == "step":
         marks = [int(round(m * total)) for m in cfg.milestones]
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cfg.gamma ** sum(s >= m for m in marks))
+    if cfg.schedule == "onecycle":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: one_cycle(min(s, total) / total, cfg.warmup))
     if cfg.schedule == "constant":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
     raise ValueError(f"unknown schedule {cfg.schedule!r}")

@@ -114,3 +114,20 @@ def test_m_feat_and_m_param_from_real_parameter_counts():
     assert fam.n_features == 64 and fam.m_feat == 4
     assert fam.m_param == int(np.ceil(base / fam.n_params)) == 13
     assert fam.cohort_size == 14
+
+
+def test_one_cycle_matches_torchs_one_cycle_lr():
+    from featspan.train import make_optimizer, make_scheduler
+
+    model = torch.nn.Linear(3, 2)
+    cfg = TrainConfig(epochs=4, lr=0.05, optimizer="sgd", schedule="onecycle", warmup=0.3, nesterov=True)
+    ours = make_optimizer(model.parameters(), cfg)
+    assert ours.param_groups[0]["nesterov"]
+    scheduler = make_scheduler(ours, cfg, steps_per_epoch=25)
+    reference_opt = torch.optim.SGD(torch.nn.Linear(3, 2).parameters(), lr=0.05)
+    # torch's rise ends at step pct_start * total_steps - 1 and its fall at total_steps - 1: 30 and 100 here
+    reference = torch.optim.lr_scheduler.OneCycleLR(reference_opt, max_lr=0.05, total_steps=101, pct_start=31 / 101,
+                                                    cycle_momentum=False, three_phase=False)
+    for _ in range(100):
+        assert ours.param_groups[0]["lr"] == pytest.approx(reference_opt.param_groups[0]["lr"], rel=1e-9)
+        ours.step(), scheduler.step(), reference_opt.step(), reference.step()
