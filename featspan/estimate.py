@@ -48,8 +48,9 @@ def dataset_shape(options: dict) -> tuple[tuple[int, ...], int, int, int]:
     if name == "shapes10":
         return (3, options["size"], options["size"]), 10, options["num_train"], options["num_test"]
     if name == "fashion_mnist":
-        size = options["size"]
-        return (1, size, size), 10, options.get("num_train", 60_000), options.get("num_test", 10_000)
+        size, p = options["size"], options.get("patch", 0)
+        shape = (1, size, size) if not p else ((size // p) ** 2 + 1, p * p + 1)
+        return shape, 10, options.get("num_train", 60_000), options.get("num_test", 10_000)
     if name == "cifar10":
         return (3, 32, 32), 10, options.get("max_train", 50_000), options.get("max_test", 10_000)
     if name == "mnli":

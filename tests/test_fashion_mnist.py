@@ -100,3 +100,14 @@ def test_a_corrupt_file_in_root_is_an_error_not_a_silent_fallback(tmp_path):
     _write_idx(raw / "t10k-labels-idx1-ubyte", np.arange(10) % 10, gz=False)
     with pytest.raises(DatasetUnavailable, match="t10k-labels-idx1-ubyte: expected 10,000 labels"):
         load_fashion_mnist(root=str(tmp_path), debian_folder=tmp_path / "no-debian")
+
+
+def test_patches_are_the_image_in_row_major_order_after_a_classification_token():
+    from featspan.data.fashion_mnist import as_patches
+
+    x = np.arange(2 * 16, dtype=np.float32).reshape(2, 1, 4, 4)
+    seq = as_patches(x, 2)
+    assert seq.shape == (2, 5, 5)
+    assert seq[0, 0].tolist() == [0, 0, 0, 0, 1] and (seq[:, 1:, 4] == 0).all()
+    assert seq[0, 1, :4].tolist() == [0, 1, 4, 5] and seq[1, 4, :4].tolist() == [26, 27, 30, 31]
+    assert dataset_shape({"name": "fashion_mnist", "size": 16, "patch": 4}) == ((17, 17), 10, 60_000, 10_000)

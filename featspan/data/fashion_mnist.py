@@ -8,7 +8,8 @@ The files are looked for in this order (docs/models.md, "Data"):
 
 Each of the four idx files may be gzipped or not (Debian recompresses them: their ``.gz`` checksums
 differ from torchvision's list, the arrays are the same). Images become float32 ``[n, 1, size, size]``
-(area-resized when ``size`` < 28), standardized with the training subset's mean and std.
+(area-resized when ``size`` < 28), standardized with the training subset's mean and std. ``patch: p``
+turns each image into a sequence for the Transformer (:func:`as_patches`).
 """
 
 from __future__ import annotations
@@ -130,8 +131,23 @@ def _resize(images: np.ndarray, size: int) -> np.ndarray:
     return x.numpy()
 
 
+def as_patches(x: np.ndarray, p: int) -> np.ndarray:
+    """Images (n, 1, s, s) -> sequences (n, 1 + (s/p)^2, p^2 + 1): a classification token, then the p x p
+    patches in row-major order; the last channel marks the classification token (1) from the patches (0),
+    as MNIST-1D's tokens do (:func:`featspan.data.mnist1d.as_tokens`)."""
+    n, _, s, _ = x.shape
+    if s % p:
+        raise ValueError(f"fashion_mnist: patch {p} does not divide the image size {s}")
+    g = s // p
+    patches = x.reshape(n, g, p, g, p).transpose(0, 1, 3, 2, 4).reshape(n, g * g, p * p)
+    out = np.zeros((n, g * g + 1, p * p + 1), dtype=np.float32)
+    out[:, 1:, :p * p] = patches
+    out[:, 0, p * p] = 1.0
+    return out
+
+
 def load_fashion_mnist(root: str | None = None, download: bool = False, size: int = 28,
-                       num_train: int | None = None, num_test: int | None = None, seed: int = 0,
+                       num_train: int | None = None, num_test: int | None = None, seed: int = 0, patch: int = 0,
                        debian_folder: str | Path = DEBIAN_FOLDER) -> "Dataset":
     from . import Dataset  # noqa: F811
 
@@ -140,5 +156,8 @@ def load_fashion_mnist(root: str | None = None, download: bool = False, size: in
     test = stratified_subset(arrays["y_test"], num_test, seed + 1)
     x_train, x_test = _resize(arrays["x_train"][train], size), _resize(arrays["x_test"][test], size)
     mean, std = float(x_train.mean()), float(x_train.std())
-    return Dataset("fashion_mnist", (x_train - mean) / std, arrays["y_train"][train].astype(np.int64),
-                   (x_test - mean) / std, arrays["y_test"][test].astype(np.int64))
+    x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
+    if patch:
+        x_train, x_test = as_patches(x_train, patch), as_patches(x_test, patch)
+    return Dataset("fashion_mnist", x_train, arrays["y_train"][train].astype(np.int64),
+                   x_test, arrays["y_test"][test].astype(np.int64))
