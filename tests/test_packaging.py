@@ -114,3 +114,88 @@ def test_the_library_has_no_import_circle():
     for node in graph:
         if node not in state:
             visit(node, [node])
+
+
+IMPORT_NAMES = {"pytorch": "torch", "scikit-learn": "sklearn", "pyyaml": "yaml"}  # conda name -> import name
+
+
+def _imports(nodes) -> set[tuple[int, str]]:
+    """(level, dotted name) of the import statements among ``nodes`` (not inside nested functions)."""
+    import ast
+
+    out = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            out |= {(0, a.name) for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            out |= {(node.level, f"{node.module}.{a.name}" if node.module else a.name) for a in node.names}
+    return out
+
+
+def _third_party_imports(function_name: str) -> set[str]:
+    """Top-level third-party packages a job function of featspan/jobs.py imports: its own imports, then
+    for each featspan name it imports, that module's module-level imports and, when the name is a
+    function, the imports in its body (lazy imports there run when the job calls it), transitively."""
+    import ast
+    import sys
+
+    def module_file(dotted):
+        path = ROOT.joinpath(*dotted.split("."))
+        if path.with_suffix(".py").is_file():
+            return path.with_suffix(".py"), dotted.rsplit(".", 1)[0]
+        if (path / "__init__.py").is_file():
+            return path / "__init__.py", dotted
+        return None
+
+    jobs = ast.parse((ROOT / "featspan" / "jobs.py").read_text())
+    function = next(n for n in jobs.body if isinstance(n, ast.FunctionDef) and n.name == function_name)
+    found, seen = set(), set()
+    queue = [("featspan", _imports(ast.walk(function)))]
+    while queue:
+        package, imports = queue.pop()
+        for level, name in imports:
+            if level:
+                base = package.split(".")
+                name = ".".join(base[:len(base) - level + 1] + [name])
+            if name.split(".")[0] != "featspan":
+                if name.split(".")[0] not in sys.stdlib_module_names | {"__future__"}:
+                    found.add(name.split(".")[0])
+                continue
+            if name in seen:
+                continue
+            seen.add(name)
+            target = module_file(name)
+            attribute = None
+            if target is None:  # featspan.module.function
+                name, attribute = name.rsplit(".", 1)
+                target = module_file(name)
+            path, pkg = target
+            tree = ast.parse(path.read_text())
+            queue.append((pkg, _imports(tree.body)))
+            body = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == attribute]
+            if body:
+                queue.append((pkg, _imports(ast.walk(body[0]))))
+    return found
+
+
+def test_each_rules_env_has_every_package_its_job_imports():
+    import ast
+
+    jobs = ast.parse((ROOT / "featspan" / "jobs.py").read_text())
+    table = next(n for n in jobs.body if isinstance(n, ast.Assign) and n.targets[0].id == "JOBS")
+    job_of = {k.value: v.id for k, v in zip(table.value.keys, table.value.values) if isinstance(k, ast.Constant)}
+    job_of.update({"fig": "figure", "table4": "table_shuffled"})
+    checked = 0
+    for smk in (ROOT / "rules").glob("*.smk"):
+        for block in re.split(r"\n(?=\s*rule\b)", smk.read_text()):
+            if "script:" not in block:
+                continue
+            name = re.match(r"\s*rule\s*(\w*)", block).group(1) or "fig"  # unnamed: the per-figure loop
+            env = re.search(r"conda:\s*\n\s*\"\.\./(envs/\w+\.yaml)\"", block).group(1)
+            installs = {IMPORT_NAMES.get(p, p) for p in _env(ROOT / env)}
+            if name not in job_of:
+                name = "table4" if "SHUFFLED" in block or "_arch" in block else name
+            missing = _third_party_imports(job_of[name]) - installs
+            assert not missing, f"{smk.name}: rule {name}'s env {env} lacks {sorted(missing)}"
+            checked += 1
+    assert checked >= 15
