@@ -112,6 +112,10 @@ def cmd_probe(args) -> dict:
     with FeatureBank(args.features) as bank:
         x_train, y_train = bank.read("train"), bank.labels("train")
         x_test, y_test = bank.read("test"), bank.labels("test")
+    for split, rows in (("train", x_train.shape[0]), ("test", x_test.shape[0])):
+        if rows < (2 if split == "train" else 1):  # an accuracy of no rows is undefined, not a number
+            raise ValueError(f"{args.features[0]}: /{split} has {rows} rows; a probe needs "
+                             f"{'at least 2 training rows' if split == 'train' else 'at least one test row'}")
     progress(f"read {x_train.shape[0]} training rows of {x_train.shape[1]} features")
     result = feature_performance(x_train, y_train, x_test, y_test, C=args.C, C_grid=grid,
                                  validation_fraction=args.validation_fraction, max_iter=args.max_iter,
@@ -136,22 +140,12 @@ def cmd_compare(args) -> dict:
 
 
 def cmd_estimate(args) -> dict:
-    import yaml
-    from snakemake.utils import validate
-
-    from .configcheck import explain, semantic_errors
+    from .configcheck import check_config, read_config_file
     from .estimate import estimate, format_table
     from .schema import SCHEMA
 
-    config = yaml.safe_load(open(args.configfile))
-    try:
-        validate(config, str(SCHEMA))
-    except Exception as err:  # one line naming the key, as the workflow says it
-        cause = err.__context__
-        named = cause is not None and hasattr(cause, "absolute_path")
-        raise ValueError(explain(cause) if named else str(err)) from None
-    for error in semantic_errors(config):
-        raise ValueError(error)
+    config = read_config_file(args.configfile)
+    check_config(config, SCHEMA)  # the workflow's own check: one line naming the key
     summary = estimate(config, cores=args.cores, progress=lambda line: print(line, file=sys.stderr)).summary()
     if not args.json:
         print(format_table(summary))

@@ -235,6 +235,64 @@ def test_an_inverted_lambda_grid_is_refused(tmp_path):
     assert run.returncode != 0 and "span.lambdas" in run.stdout + run.stderr
 
 
+@pytest.mark.parametrize("alphas, index, needle", [((1, 0.5, 0.50001), 2, "same cohort as alphas[1]"),
+                                                    ((1, 0.999999, 0.5), 1, "would be stored as alpha = 1")])
+def test_alphas_are_compared_by_the_cohort_they_become(alphas, index, needle):
+    from featspan.configcheck import semantic_errors
+
+    errors = semantic_errors(_small(alphas=alphas))
+    assert len(errors) == 1 and f"experiments.small.alphas[{index}]" in errors[0] and needle in errors[0]
+    assert semantic_errors(_small(alphas=(1, 0.5, 0.25))) == []
+
+
+def test_the_workflow_refuses_alphas_that_share_a_cohort(tmp_path):
+    run = _snakemake(tmp_path, _small(alphas=(1, 0.5, 0.50001)))
+    out = run.stdout + run.stderr
+    assert run.returncode != 0 and "experiments.small.alphas[2]" in out and "Traceback" not in out
+
+
+def test_a_key_written_twice_is_refused_naming_it(tmp_path, capsys):
+    import yaml
+
+    text = yaml.safe_dump(_small()).replace("alphas:", "alphas: [1, 0.25]\n    alphas:", 1)
+    (tmp_path / "twice.yaml").write_text(text)
+    assert yaml.safe_load(text)["experiments"]["small"]["alphas"] == [1, 0.5]  # YAML alone keeps the last
+    run = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path),
+                          "--configfile", str(tmp_path / "twice.yaml")], capture_output=True, text=True, timeout=180)
+    out = run.stdout + run.stderr
+    assert run.returncode != 0 and "'alphas' is written twice" in out and "Traceback" not in out
+    _fails(capsys, ["estimate", "--configfile", str(tmp_path / "twice.yaml")], "twice.yaml", "'alphas' is written twice")
+
+
+def test_merge_keys_are_not_duplicates(tmp_path):
+    from featspan.configcheck import read_config_file
+
+    (tmp_path / "c.yaml").write_text("a: &x {p: 1}\nb:\n  <<: *x\n  q: 2\n")
+    assert read_config_file(tmp_path / "c.yaml") == {"a": {"p": 1}, "b": {"p": 1, "q": 2}}
+
+
+@pytest.mark.parametrize("text, needle", [("- a\n- b\n", "the config is a list"), ("", "the config is empty"),
+                                          ("experiments:\n\tx: 1\n", "not valid YAML at line 2")])
+def test_estimate_refuses_a_config_that_is_no_mapping(tmp_path, capsys, text, needle):
+    (tmp_path / "bad.yaml").write_text(text)
+    _fails(capsys, ["estimate", "--configfile", str(tmp_path / "bad.yaml")], "bad.yaml", needle)
+
+
+def test_estimate_runs_the_workflows_config_check(tmp_path, capsys):
+    import yaml
+
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(_small(alphas=(1, 0.5, 0.50001))))
+    _fails(capsys, ["estimate", "--configfile", str(tmp_path / "c.yaml")], "experiments.small.alphas[2]")
+
+
+def test_probe_refuses_zero_test_rows_naming_the_file(make_features, capsys):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 4)).astype(np.float32)
+    y = (np.arange(60) % 3).astype(np.int64)
+    path = make_features("empty_test", x, x[:0], y, y[:0])
+    _fails(capsys, ["probe", "--features", str(path)], "empty_test", "/test has 0 rows")
+
+
 @pytest.mark.parametrize("target, needs", [("fig10", "vgg16"), ("table5", "vgg16"), ("table4", "resnet18")])
 def test_a_target_the_config_cannot_make_says_what_it_needs(tmp_path, target, needs):
     run = _snakemake(tmp_path, _small(), target)
