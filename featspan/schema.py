@@ -1,4 +1,5 @@
-"""The config schema (schemas/config.schema.yaml) as the one home of every config default.
+"""The config schema (featspan/schemas/config.schema.yaml, package data; the workflow's
+schemas/config.schema.yaml links to it) as the one home of every config default.
 
 The library's settings objects (:class:`featspan.train.TrainConfig`, :class:`featspan.toy.ToyConfig`)
 take their defaults from it, so a default written in the schema is the default everywhere: in a
@@ -10,7 +11,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+# beside this module in a checkout and in an installed wheel (package data; featspan is a namespace
+# package, which importlib.resources.files cannot anchor on in Python 3.11)
+SCHEMA = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
 
 
 @lru_cache(maxsize=1)
@@ -18,8 +21,8 @@ def schema() -> dict:
     import yaml
 
     if not SCHEMA.exists():
-        raise FileNotFoundError(f"{SCHEMA}: the config schema is missing; featspan reads it from its repository "
-                                "(install featspan with pip install -e from a checkout)")
+        raise FileNotFoundError(f"{SCHEMA}: the config schema is missing from the installed package; reinstall "
+                                "featspan (its wheel ships featspan/schemas/config.schema.yaml)")
     return yaml.safe_load(SCHEMA.read_text())
 
 

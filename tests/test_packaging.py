@@ -1,8 +1,11 @@
 """pyproject.toml and envs/*.yaml name the same packages with the same bounds; every rule has an env."""
+import json
+import os
 import re
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,3 +202,38 @@ def test_each_rules_env_has_every_package_its_job_imports():
             assert not missing, f"{smk.name}: rule {name}'s env {env} lacks {sorted(missing)}"
             checked += 1
     assert checked >= 15
+
+
+@pytest.mark.slow
+def test_a_built_wheel_runs_the_command_line_outside_the_repository(tmp_path):
+    """A non-editable install (a wheel) ships the config schema: `featspan fse` runs from another folder."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from featspan.h5 import write_feature_file
+
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                            str(tmp_path / "dist"), str(ROOT)], capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr
+    (wheel,) = (tmp_path / "dist").glob("featspan-*.whl")
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
+                              str(tmp_path / "site"), str(wheel)], capture_output=True, text=True, timeout=300)
+    assert install.returncode == 0, install.stderr
+    assert (tmp_path / "site" / "featspan" / "schemas" / "config.schema.yaml").is_file()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 5)).astype(np.float32)
+    y = (np.arange(120) % 3).astype(np.int64)
+    for name, data in (("a", x), ("b", x @ rng.normal(size=(5, 3)).astype(np.float32))):
+        write_feature_file(tmp_path / f"{name}.h5", {"train": (data[:100], y[:100]), "test": (data[100:], y[100:])},
+                           {"state": "trained"})
+    code = ("import sys, featspan.schema as s; from featspan.cli import main; "
+            "assert str(s.SCHEMA).startswith(sys.argv[1]), s.SCHEMA; sys.exit(main(sys.argv[2:]))")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
+    run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "site"), "fse", "--regressors", "a.h5",
+                          "--targets", "b.h5", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    fse = json.loads(run.stdout)["fse"]
+    assert fse["validation"] < 0.01, fse  # b is a linear map of a
