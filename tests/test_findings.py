@@ -1,5 +1,7 @@
 """The findings table: per-replicate statistics from summary rows, their spread and the verdict rule."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -142,6 +144,8 @@ def test_table_has_a_row_per_finding_and_a_column_per_experiment(tmp_path):
     lines = md.splitlines()
     assert lines[2].startswith("| finding | d | test | e (α_min = 1/4; α = 1 train 99.0 %) |")
     assert sum(line.startswith("| ") for line in lines) == 1 + len(FINDINGS)
+    cells = [len(re.findall(r"(?<!\\)\|", line)) for line in lines if line.startswith("|")]
+    assert set(cells) == {len(archs) + 4}, "a |x| in a cell splits the Markdown row"
     assert "d = 0.0900 ± 0.0000 (n = 3)" not in md and "95 % CI [" in md and "p = " in md
     assert (tmp_path / "f.html").read_text().count("<tr>") == 1 + len(FINDINGS)
     header = (tmp_path / "f.csv").read_text().splitlines()[0].split(",")

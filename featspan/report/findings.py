@@ -325,8 +325,8 @@ def write_findings(experiments: dict[str, tuple[list[dict], list[dict], Sequence
     md = [TABLES["findings"]["caption"], "", "| finding | d | test | " + " | ".join(head) + " |",
           "|---|---|---|" + "---|" * len(exps)]
     for f in FINDINGS:
-        md.append(f"| {f.label} | {f.statistic} | {_test_name(f)} | "
-                  + " | ".join(_cell(cells[f.key, e], f.unit) for e in exps) + " |")
+        row = [f.label, f.statistic, _test_name(f)] + [_cell(cells[f.key, e], f.unit) for e in exps]
+        md.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")  # |x| inside a cell
     write_text("\n".join(md) + "\n", md_path)
     write_text(_html(rows, exps, head), html_path)
 
