@@ -159,7 +159,7 @@ TABLES["findings"] = {
     "caption": "The paper's findings, one per row, on every experiment: d is a per-replicate statistic with a side "
                "the paper predicts; each cell gives its mean ± sample std over replicates (n replicates), the 95 % "
                "t interval, p and a verdict: agrees or disagrees at p < 0.05 (two-sided one-sample t-test of mean "
-               "d = 0; for a 'barely' claim, two one-sided tests against the stated margin), no evidence either "
+               "d = 0; for a claim of little change, two one-sided tests against the stated margin), no evidence either "
                "way otherwise. One replicate: its value and 'n = 1, no test'. Experiments whose α = 1 models fit "
                "less than 95 % of their training data (Table 2) are not in the paper's regime and get no verdict. "
                "Definitions: docs/method.md section 9.",

@@ -72,7 +72,9 @@ def test_resnet_cohort_matches_one_by_one():
     alone = train_cohort(spec, x, y, TrainConfig(**{**cfg.__dict__, "mode": "sequential"}))
     for a, b in zip(together, alone):
         for (name, ta), tb in zip(a.state_dict().items(), b.state_dict().values()):
-            torch.testing.assert_close(ta.float(), tb.float(), rtol=1e-4, atol=1e-5, msg=name)
+            # batched and single convolutions sum in different orders: after 6 steps entries of weights
+            # of size 0.1-0.7 differ by up to 4e-5 with torch 2.14's CPU kernels, a bug would differ by far more
+            torch.testing.assert_close(ta.float(), tb.float(), rtol=1e-4, atol=1e-4, msg=name)
 
 
 def test_models_command_json(capsys):
