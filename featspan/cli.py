@@ -162,7 +162,7 @@ def cmd_models(args) -> dict:
         if args.arch not in ("resnet18", "vgg16"):
             raise ValueError(f"--base-width applies to resnet18 and vgg16, not {args.arch}")
         options["base_width"] = args.base_width
-    alphas = [float(a) for a in args.alphas]
+    alphas = _numbers(" ".join(args.alphas), "--alphas")
     if any(not 0 < a <= 1 for a in alphas):
         raise ValueError("--alphas: every alpha must be in (0, 1]")
     families = [scaled_family(args.arch, a, setting["in_shape"], setting["n_classes"], **options) for a in alphas]

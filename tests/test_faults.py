@@ -350,3 +350,7 @@ def test_long_commands_report_stages_on_stderr_and_leave_stdout_alone(make_featu
     assert "statistics of" in loud.err and "eigendecomposition" in loud.err and " s\n" in loud.err
     assert main(["probe", "--features", str(a), "--C-grid", "0.1,1"]) == 0
     assert "C = 0.1:" in capsys.readouterr().err
+
+
+def test_models_names_alphas_that_are_not_numbers(capsys):
+    _fails(capsys, ["models", "--arch", "mlp", "--alphas", "x"], "--alphas", "'x' is not a number")
