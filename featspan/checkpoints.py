@@ -61,8 +61,11 @@ def write_cohort_checkpoints(dataset_path, out_dir, resume_path, *, experiment: 
     cohort.save(out)
     (out / "accuracy.tsv").write_text("model\ttrain\ttest\n" + "".join(
         f"{i}\t{a:.6f}\t{b:.6f}\n" for i, (a, b) in enumerate(accs)))
-    for leftover in Path(resume_path).parent.glob(Path(resume_path).name + "*"):
-        leftover.unlink()  # training finished: the resumable snapshots are obsolete
+    resume = Path(resume_path)
+    # training finished: the resumable snapshots are obsolete, and so is a temp file a kill left mid-write
+    # (featspan.io.atomic_path writes .<name>.tmp-<pid>)
+    for leftover in [*resume.parent.glob(resume.name + "*"), *resume.parent.glob(f".{resume.name}.tmp-*")]:
+        leftover.unlink()
     return cohort
 
 

@@ -354,3 +354,20 @@ def test_long_commands_report_stages_on_stderr_and_leave_stdout_alone(make_featu
 
 def test_models_names_alphas_that_are_not_numbers(capsys):
     _fails(capsys, ["models", "--arch", "mlp", "--alphas", "x"], "--alphas", "'x' is not a number")
+
+
+def test_a_temp_snapshot_left_by_a_kill_is_cleaned_up(tmp_path):
+    from featspan.checkpoints import write_cohort_checkpoints
+    from featspan.data import Dataset
+
+    rng = np.random.default_rng(0)
+    Dataset("d", rng.normal(size=(40, 6)).astype(np.float32), rng.integers(0, 3, 40),
+            rng.normal(size=(10, 6)).astype(np.float32), rng.integers(0, 3, 10)).save(tmp_path / "d.h5")
+    (tmp_path / "resume").mkdir()
+    stale = tmp_path / "resume" / ".a1_r0.pt.tmp-12345"  # a kill in the middle of an atomic write
+    stale.write_bytes(b"half a snapshot")
+    write_cohort_checkpoints(tmp_path / "d.h5", tmp_path / "ckpt", tmp_path / "resume" / "a1_r0.pt", experiment="e",
+                             alpha=1.0, replicate=0, model={"arch": "mlp", "widths": [4]},
+                             train={"epochs": 1, "batch_size": 16, "optimizer": "adam", "lr": 0.01,
+                                    "checkpoint_every": 1})
+    assert list((tmp_path / "resume").iterdir()) == []
