@@ -105,7 +105,9 @@ def cmd_fse(args) -> dict:
 
 def cmd_probe(args) -> dict:
     from .h5 import FeatureBank
-    from .probe import DEFAULT_C_GRID, feature_performance
+    import warnings
+
+    from .probe import DEFAULT_C_GRID, ProbeConvergenceWarning, feature_performance
 
     progress = Progress("probe")
     grid = DEFAULT_C_GRID if args.C_grid is None else _numbers(args.C_grid, "--C-grid", low=1e-300)
@@ -117,9 +119,11 @@ def cmd_probe(args) -> dict:
             raise ValueError(f"{args.features[0]}: /{split} has {rows} rows; a probe needs "
                              f"{'at least 2 training rows' if split == 'train' else 'at least one test row'}")
     progress(f"read {x_train.shape[0]} training rows of {x_train.shape[1]} features")
-    result = feature_performance(x_train, y_train, x_test, y_test, C=args.C, C_grid=grid,
-                                 validation_fraction=args.validation_fraction, max_iter=args.max_iter,
-                                 tol=args.tol, device=args.device, solver=args.solver, progress=progress)
+    with warnings.catch_warnings():  # a fit short of the tolerance is this command's one-line error below
+        warnings.simplefilter("ignore", ProbeConvergenceWarning)
+        result = feature_performance(x_train, y_train, x_test, y_test, C=args.C, C_grid=grid,
+                                     validation_fraction=args.validation_fraction, max_iter=args.max_iter,
+                                     tol=args.tol, device=args.device, solver=args.solver, progress=progress)
     if not result.converged:
         raise ValueError(f"the probe did not reach the gradient tolerance {args.tol:g} within its iteration cap; "
                          "raise --max-iter")

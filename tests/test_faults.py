@@ -371,3 +371,8 @@ def test_a_temp_snapshot_left_by_a_kill_is_cleaned_up(tmp_path):
                              train={"epochs": 1, "batch_size": 16, "optimizer": "adam", "lr": 0.01,
                                     "checkpoint_every": 1})
     assert list((tmp_path / "resume").iterdir()) == []
+
+
+def test_a_probe_short_of_its_tolerance_says_so_in_one_line(make_features, capsys):
+    a, _ = _files(make_features, np.random.default_rng(0))
+    _fails(capsys, ["probe", "--features", str(a), "--max-iter", "1"], "raise --max-iter")
