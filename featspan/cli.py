@@ -86,11 +86,16 @@ def cmd_fse(args) -> dict:
         eval_sets = tuple(e for e in eval_sets if e != "validation")
         if not eval_sets:
             raise ValueError("--eval validation needs --validation-fraction > 0")
-    result = feature_span_error(args.regressors, args.targets, lambdas=_lambda_grid(args),
-                                per_target=args.per_target_lambda, validation_fraction=args.validation_fraction,
-                                split_seed=args.split_seed, eval_sets=eval_sets, shuffled=args.shuffled,
-                                outlier_threshold=args.outlier_threshold, chunk_rows=args.chunk_rows,
-                                backend=args.backend, cka=args.cka, progress=Progress("fse"))
+    try:
+        result = feature_span_error(args.regressors, args.targets, lambdas=_lambda_grid(args),
+                                    per_target=args.per_target_lambda, validation_fraction=args.validation_fraction,
+                                    split_seed=args.split_seed, eval_sets=eval_sets, shuffled=args.shuffled,
+                                    outlier_threshold=args.outlier_threshold, chunk_rows=args.chunk_rows,
+                                    backend=args.backend, cka=args.cka, progress=Progress("fse"))
+    except ValueError as err:
+        if "fit rows" not in str(err):
+            raise
+        raise ValueError(f"{args.regressors[0]} and the other files: {err} (too few training rows)") from None
     out = result.summary()
     for name, value in out["fse"].items():
         if not math.isfinite(value):
@@ -104,9 +109,9 @@ def cmd_fse(args) -> dict:
 
 
 def cmd_probe(args) -> dict:
-    from .h5 import FeatureBank
     import warnings
 
+    from .h5 import FeatureBank
     from .probe import DEFAULT_C_GRID, ProbeConvergenceWarning, feature_performance
 
     progress = Progress("probe")

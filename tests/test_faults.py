@@ -376,3 +376,11 @@ def test_a_temp_snapshot_left_by_a_kill_is_cleaned_up(tmp_path):
 def test_a_probe_short_of_its_tolerance_says_so_in_one_line(make_features, capsys):
     a, _ = _files(make_features, np.random.default_rng(0))
     _fails(capsys, ["probe", "--features", str(a), "--max-iter", "1"], "raise --max-iter")
+
+
+def test_one_training_row_is_refused_naming_the_file(make_features, capsys):
+    x = np.random.default_rng(0).normal(size=(21, 4)).astype(np.float32)
+    y = (np.arange(21) % 3).astype(np.int64)
+    path = str(make_features("one_row", x[:1], x[1:], y[:1], y[1:]))
+    _fails(capsys, ["probe", "--features", path], "one_row.h5", "/train has 1 rows")
+    _fails(capsys, ["fse", "--regressors", path, "--targets", path], "one_row.h5", "fit rows")
