@@ -204,6 +204,7 @@ def test_a_corrupt_dataset_file_names_the_file(tmp_path):
     with pytest.raises(DatasetUnavailable, match="unreadable dataset file") as err:
         Dataset.load(tmp_path / "d.h5")
     assert str(tmp_path / "d.h5") in str(err.value)
+    assert "--forcerun dataset" in str(err.value) and "\n" not in str(err.value)  # one line, a rebuild that works
 
 
 # ---------------------------------------------------------------------------- configs and targets

@@ -45,8 +45,10 @@ class Dataset:
             with h5py.File(path, "r") as f:
                 return cls(str(f.attrs["name"]), *(f[k][:] for k in ("x_train", "y_train", "x_test", "y_test")))
         except (OSError, KeyError) as err:
-            raise DatasetUnavailable(f"{path}: unreadable dataset file ({type(err).__name__}: {err}). Rebuild it: "
-                                     "delete it and run snakemake again (or add --forcerun dataset)") from None
+            reason = f"{type(err).__name__}: {err}".replace("\n", " ")  # h5py's messages span lines
+            raise DatasetUnavailable(f"{path}: unreadable dataset file ({reason}). Rebuild it with your usual "
+                                     "snakemake command plus --forcerun dataset (deleting it alone reruns "
+                                     "nothing once its checkpoints exist)") from None
 
 
 def load_dataset(name: str, cache_dir: str | None = None, **options) -> Dataset:
