@@ -271,7 +271,8 @@ def main(argv=None) -> int:
     try:
         out = args.func(args)
     except (ValueError, FileNotFoundError, OSError) as err:
-        print(f"featspan {args.command}: error: {err}", file=sys.stderr)
+        message = " ".join(str(err).split())  # one line, whatever the library's message (h5py's span two)
+        print(f"featspan {args.command}: error: {message}", file=sys.stderr)
         return 2
     if args.json:
         from .io import dumps

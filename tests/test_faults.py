@@ -385,3 +385,14 @@ def test_one_training_row_is_refused_naming_the_file(make_features, capsys):
     path = str(make_features("one_row", x[:1], x[1:], y[:1], y[1:]))
     _fails(capsys, ["probe", "--features", path], "one_row.h5", "/train has 1 rows")
     _fails(capsys, ["fse", "--regressors", path, "--targets", path], "one_row.h5", "fit rows")
+
+
+def test_a_library_error_over_several_lines_is_printed_as_one(make_features, capsys, monkeypatch):
+    import featspan.span as span
+
+    def two_lines(*args, **kwargs):
+        raise OSError("Unable to read dataset\n(truncated file: eof = 100)")
+
+    monkeypatch.setattr(span, "feature_span_error", two_lines)
+    a, b = _files(make_features, np.random.default_rng(0))
+    _fails(capsys, ["fse", "--regressors", str(a), "--targets", str(b)], "Unable to read dataset (truncated file")
