@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def key_path(error) -> str:
     """``experiments.mlp.alphas[1]`` for a jsonschema error's location in the config."""
@@ -115,6 +117,7 @@ def semantic_errors(config: dict) -> list[str]:
                 errors.append(f"invalid config key experiments.{name}.alphas[{i}]: alpha = {alpha:g} makes the hidden "
                               f"width {scale_width(model['hidden'], alpha)}, not divisible by model.n_heads = "
                               f"{model['n_heads']}")
+        errors += _data_errors(name, exp["dataset"], config.get("cache_dir", "results/cache"))
     grid = config.get("span", {}).get("lambdas", {})
     if grid and grid["min"] > grid["max"]:
         errors.append(f"invalid config key span.lambdas: min = {grid['min']:g} is above max = {grid['max']:g}")
@@ -125,3 +128,29 @@ def semantic_errors(config: dict) -> list[str]:
                 errors.append(f"invalid config key toy.widths: {width} does not divide toy.total_width = "
                               f"{toy['total_width']} (each concatenation keeps m x M = total_width)")
     return errors
+
+
+def _data_errors(name: str, dataset: dict, cache_dir: str) -> list[str]:
+    """Local data that is missing while nothing may download it: said now, not in the dataset job."""
+    import os
+
+    key = f"experiments.{name}.dataset"
+    if dataset["name"] == "cifar10" and not dataset.get("download", True):
+        root = dataset.get("root", os.path.join(cache_dir, "cifar10"))
+        if not os.path.isdir(os.path.join(os.path.expanduser(root), "cifar-10-batches-py")):
+            return [f"invalid config key {key}.root: {root} holds no cifar-10-batches-py and download is false "
+                    "(unpack cifar-10-python.tar.gz there, or set download: true on a machine with internet)"]
+    if dataset["name"] == "mnli":
+        for split, path in dataset.get("data_files", {}).items():
+            if not os.path.isfile(os.path.expanduser(path)):
+                return [f"invalid config key {key}.data_files.{split}: no file {path}"]
+    if dataset["name"] == "fashion_mnist" and not dataset.get("download", False):
+        from .data.fashion_mnist import DEBIAN_FOLDER, find_files
+
+        root = dataset.get("root", os.path.join(cache_dir, "fashion_mnist"))
+        folder = os.path.join(os.path.expanduser(root), "FashionMNIST", "raw")
+        if find_files(Path(folder)) is None and find_files(DEBIAN_FOLDER) is None:
+            return [f"invalid config key {key}.root: neither {folder} nor {DEBIAN_FOLDER} holds Fashion-MNIST and "
+                    "download is false (apt-get install dataset-fashion-mnist, put the idx files in "
+                    f"{folder}, or set download: true on a machine with internet)"]
+    return []

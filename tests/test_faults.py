@@ -396,3 +396,16 @@ def test_a_library_error_over_several_lines_is_printed_as_one(make_features, cap
     monkeypatch.setattr(span, "feature_span_error", two_lines)
     a, b = _files(make_features, np.random.default_rng(0))
     _fails(capsys, ["fse", "--regressors", str(a), "--targets", str(b)], "Unable to read dataset (truncated file")
+
+
+@pytest.mark.parametrize("dataset, key", [
+    ({"name": "cifar10", "root": "/nonexistent/cifar", "download": False}, "dataset.root"),
+    ({"name": "mnli", "data_files": {"train": "/nonexistent/train.jsonl"}}, "dataset.data_files.train"),
+])
+def test_missing_local_data_without_download_is_refused_before_any_job(dataset, key):
+    from featspan.configcheck import semantic_errors
+
+    config = {"experiments": {"e": {"dataset": dataset, "model": {"arch": "mlp", "widths": [8]}, "alphas": [1, 0.5],
+                                    "seeds": [0], "train": {"epochs": 1}}}}
+    errors = semantic_errors(config)
+    assert len(errors) == 1 and f"experiments.e.{key}" in errors[0] and "/nonexistent/" in errors[0]
