@@ -85,8 +85,15 @@ def probe(smk) -> None:
     from .comparisons import probe_cohort
 
     cfg = smk.params.probe
-    result = probe_cohort(smk.input.features, cfg, base_dir=smk.input.get("base"),
-                          residual_dir=smk.input.get("residuals"), residual_m_choices=cfg["residual_m_choices"])
+    try:
+        result = probe_cohort(smk.input.features, cfg, base_dir=smk.input.get("base"),
+                              residual_dir=smk.input.get("residuals"), residual_m_choices=cfg["residual_m_choices"])
+    except ValueError as err:  # in the workflow the fraction is a config key, not a command-line option
+        if "(--validation-fraction)" not in str(err):
+            raise
+        raise ValueError(str(err).replace("validation_fraction (--validation-fraction)", "probe.validation_fraction")
+                         .replace("fix C with --C", "give probe.C_grid one value") + " (config keys; or give the "
+                         "experiment more training rows in its dataset section)") from None
     result["state"] = smk.wildcards.state
     for r in result["records"]:
         print(r["features"], r["n_features"], r["accuracy"], r["C"], f"{r['n_iter']} iterations")

@@ -409,3 +409,21 @@ def test_missing_local_data_without_download_is_refused_before_any_job(dataset, 
                                     "seeds": [0], "train": {"epochs": 1}}}}
     errors = semantic_errors(config)
     assert len(errors) == 1 and f"experiments.e.{key}" in errors[0] and "/nonexistent/" in errors[0]
+
+
+def test_the_probe_job_names_the_config_key_not_the_cli_option(monkeypatch):
+    from types import SimpleNamespace
+
+    import featspan.comparisons as comparisons
+    from featspan import jobs
+    from featspan.probe import validation_rows
+
+    def too_few_rows(*args, **kwargs):
+        validation_rows(np.array([0, 1, 1, 2, 2, 2]), 0.1, 0)  # rounds to no validation row
+
+    monkeypatch.setattr(comparisons, "probe_cohort", too_few_rows)
+    smk = SimpleNamespace(params=SimpleNamespace(probe={"residual_m_choices": []}),
+                          input=SimpleNamespace(features="f", get=lambda key: None))
+    with pytest.raises(ValueError) as err:
+        jobs.probe(smk)
+    assert "probe.validation_fraction = 0.1" in str(err.value) and "--validation-fraction" not in str(err.value)
