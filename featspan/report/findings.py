@@ -101,16 +101,17 @@ class Test:
     verdict: str
 
 
-def _one_sided_p(mean: float, se: float, df: int, null: float, alternative: str) -> float:
-    """p of a one-sided t-test of H0: mean ≤ null (``greater``) or mean ≥ null (``less``)."""
-    if se == 0:
-        return 0.0 if (mean > null if alternative == "greater" else mean < null) else 1.0
-    t = (mean - null) / se
-    return float(scipy_stats.t.sf(t, df) if alternative == "greater" else scipy_stats.t.cdf(t, df))
+def _p(values: list[float], popmean: float = 0.0, alternative: str = "two-sided") -> float:
+    """scipy's one-sample t-test p of H0: mean = popmean against ``alternative``; values without spread
+    (where scipy returns NaN) are decided by their mean alone."""
+    if max(values) == min(values):
+        mean = values[0]
+        hit = {"two-sided": mean != popmean, "greater": mean > popmean, "less": mean < popmean}[alternative]
+        return 0.0 if hit else 1.0
+    return float(scipy_stats.ttest_1samp(values, popmean, alternative=alternative).pvalue)
 
 
-def judge(values: Sequence[float], side: str = "greater", margin: float | None = None,
-                 level: float = LEVEL) -> Test:
+def judge(values: Sequence[float], side: str = "greater", margin: float | None = None, level: float = LEVEL) -> Test:
     """The verdict on one cell from its per-replicate values (module docstring; docs/method.md section 9).
 
     ``greater`` / ``less``: the two-sided one-sample t-test of mean = 0 (scipy's ``ttest_1samp``).
@@ -121,17 +122,14 @@ def judge(values: Sequence[float], side: str = "greater", margin: float | None =
         return Test(spread, None, None, "no data")
     if spread.n == 1:
         return Test(spread, None, None, "n = 1, no test")
-    df, se = spread.n - 1, spread.sd / math.sqrt(spread.n)
-    half = float(scipy_stats.t.ppf(1 - level / 2, df)) * se
+    half = float(scipy_stats.t.ppf(1 - level / 2, spread.n - 1)) * spread.sd / math.sqrt(spread.n)
     ci = (spread.mean - half, spread.mean + half)
     if side == "equivalent":
-        p = max(_one_sided_p(spread.mean, se, df, -margin, "greater"), _one_sided_p(spread.mean, se, df, margin, "less"))
-        beyond = min(_one_sided_p(spread.mean, se, df, margin, "greater"),
-                     _one_sided_p(spread.mean, se, df, -margin, "less"))
+        p = max(_p(values, -margin, "greater"), _p(values, margin, "less"))
+        beyond = min(_p(values, margin, "greater"), _p(values, -margin, "less"))
         verdict = "agrees" if p < level else "disagrees" if beyond < level else "no evidence either way"
         return Test(spread, ci, p, verdict)
-    p = 0.0 if se == 0 and spread.mean != 0 else 1.0 if se == 0 else float(
-        scipy_stats.ttest_1samp(values, 0.0).pvalue)
+    p = _p(values)
     if p >= level:
         return Test(spread, ci, p, "no evidence either way")
     on_paper_side = spread.mean > 0 if side == "greater" else spread.mean < 0
