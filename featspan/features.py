@@ -30,10 +30,6 @@ BN_ROWS = 2048        # training rows of the running-statistics pass of a random
 BN_BATCH_SIZE = 256   # its batch size: the running averages of 8 batch means and variances
 
 
-def has_batchnorm(model: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
-
-
 @torch.no_grad()
 def estimate_batchnorm_statistics(model: nn.Module, x: torch.Tensor, seed: int, rows: int = BN_ROWS,
                                   batch_size: int = BN_BATCH_SIZE, device: str = "cpu") -> int:
@@ -86,8 +82,8 @@ def write_cohort_features(dataset_path, checkpoint_dir, out_dir, state: str, *, 
         ckpt = load_checkpoint(path)
         model = build_from_config(ckpt["model"], ckpt["alpha"], ckpt["in_shape"], ckpt["n_classes"])
         model.load_state_dict(ckpt["state_dict"])
-        bn_rows = 0
-        if state == "init" and has_batchnorm(model):  # seeded by the model's own seed: reproducible per model
+        bn_rows = 0  # 0 rows for a model without BatchNorm; seeded by the model's own seed: reproducible
+        if state == "init":
             bn_rows = estimate_batchnorm_statistics(model, torch.from_numpy(data.x_train), cohort.seeds[i],
                                                     device=device)
         attrs = {"experiment": experiment, "dataset": dataset, "arch": cohort.arch, "alpha": cohort.alpha,
