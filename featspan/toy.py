@@ -366,8 +366,7 @@ class NeuronTrace:
     def observe(self, w1: torch.Tensor, grad_w1: torch.Tensor, norm: torch.Tensor, cfg: ToyConfig) -> None:
         """Before a step: ``norm`` is the normalizer the step divides this neuron's gradient by."""
         w, g, v = w1[self.model, self.neuron], grad_w1[self.model, self.neuron], self.vector
-        scale = norm[self.model, self.neuron] if norm.shape[1] == w1.shape[1] else norm[self.model]
-        scale = float(scale.reshape(-1)[0])
+        scale = float(norm.expand(*w1.shape[:2], 1)[self.model, self.neuron, 0])  # per neuron or per tensor
         gradient_move = -cfg.lr * float(g @ v) / scale
         if cfg.decay_mode == "coupled":
             decay_move = -cfg.lr * cfg.weight_decay * float(w @ v) / scale
