@@ -120,14 +120,13 @@ def stratified_subset(y: np.ndarray, size: int | None, seed: int) -> np.ndarray:
 
 
 def _resize(images: np.ndarray, size: int) -> np.ndarray:
-    """uint8 (n, 28, 28) -> float32 (n, 1, size, size) in [0, 1], area-averaged when shrinking."""
+    """uint8 (n, 28, 28) -> float32 (n, 1, size, size) in [0, 1], area-averaged (size <= 28: the schema)."""
     import torch
     import torch.nn.functional as F
 
     x = torch.from_numpy(images).float().div_(255.0).unsqueeze(1)
     if size != x.shape[-1]:
-        x = F.interpolate(x, size=(size, size), mode="area" if size < x.shape[-1] else "bilinear",
-                          **({} if size < x.shape[-1] else {"align_corners": False}))
+        x = F.interpolate(x, size=(size, size), mode="area")
     return x.numpy()
 
 
