@@ -49,6 +49,8 @@ rule train:
         resume=RESUME,
         job=train_job,
         code=MODEL_CODE_DIGEST,
+    # the long jobs first, so that the many short downstream jobs fill both cores at the end
+    priority: 1
     cache: True
     log:
         log("train", "{exp}/a{alpha}_r{rep}"),
