@@ -88,6 +88,16 @@ def test_statistics_follow_their_definitions():
     assert d["shuffled_across"] == pytest.approx([(0.05 * r - 0.01 + 0.01) / 2 for r in range(3)])
 
 
+def test_one_narrow_width_leaves_the_growth_rows_without_data():
+    one = [r for r in _span_rows(lambda *args: 0.1) if r["alpha"] == 0.25]
+    a_min, stats = experiment_statistics(one, _probe_rows(lambda *args: 0.5), [])
+    assert a_min == 0.25
+    for key in ("forward_growth", "forward_init_trend", "reverse_growth"):
+        assert stats[key]["d"] == {}, key
+    assert stats["forward_positive"]["d"] == pytest.approx({0: 0.1, 1: 0.1, 2: 0.1})
+    assert judge(list(stats["forward_growth"]["d"].values()), "greater", None).verdict == "no data"
+
+
 def test_the_t_test_matches_scipy_on_known_values():
     values = [0.12, 0.15, 0.09]
     result = judge(values)

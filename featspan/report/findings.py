@@ -204,7 +204,8 @@ def experiment_statistics(span_rows: list[dict], probe_rows: list[dict],
 
     ``span_results`` are the trained narrow cohorts' span JSON files (the shuffled rows read them)."""
     alphas = sorted({float(r["alpha"]) for r in span_rows if float(r["alpha"]) < 1})
-    a_min, a_mild = alphas[0], alphas[-1]
+    # a trend needs two narrow widths: with one, the growth rows have no data (never d = 0 by construction)
+    a_min, a_mild = alphas[0], (alphas[-1] if len(alphas) > 1 else None)
     out = {}
 
     fwd_tr, fwd_init = _gaps(span_rows, "forward", "trained", "param"), _gaps(span_rows, "forward", "init", "param")
