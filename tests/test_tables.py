@@ -7,10 +7,10 @@ import pytest
 from featspan.report.tables import shuffled_rows, table2_rows, write_shuffled_table, write_table2
 
 
-def _cohort(folder, alpha, replicate, seeds, accs, m_feat=1, m_param=1):
+def _cohort(folder, alpha, replicate, seeds, accs, m_feat=1, m_param=1, experiment="e"):
     folder.mkdir(parents=True)
     (folder / "cohort.json").write_text(json.dumps({
-        "experiment": "e", "arch": "mlp", "alpha": alpha, "replicate": replicate, "seeds": seeds,
+        "experiment": experiment, "arch": "mlp", "alpha": alpha, "replicate": replicate, "seeds": seeds,
         "data_seeds": seeds, "data_order": "own",
         "m_feat": m_feat, "m_param": m_param, "n_params": 100, "n_features": 8, "n_params_base": 400}))
     (folder / "accuracy.tsv").write_text("model\ttrain\ttest\n" + "".join(f"{i}\t{a}\t{b}\n" for i, (a, b) in enumerate(accs)))
@@ -31,6 +31,16 @@ def test_table2_averages_base_models_and_every_narrow_model(tmp_path):
     assert "| e | 1/2 | 100 | 8 | 2 | 2 | 60.0 ± 10.0 (n = 3) | 50.0 ± 10.0 (n = 3) |" in md
     # the regime line: α = 1 train 95.0 %, train − test 25.0 points, 20.0 points lost at α = 1/2
     assert "| e | 95.0 | 25.0 | 20.0 (α = 1/2) | yes |" in md
+
+
+def test_table2_keeps_the_config_order_of_experiments(tmp_path):
+    base, narrow = ([0, 1], [(1.0, 0.8)] * 2), ([0, 1, 2], [(0.5, 0.4)] * 3)
+    dirs = [_cohort(tmp_path / "z1", 1.0, 0, *base, experiment="zeta"),
+            _cohort(tmp_path / "a5", 0.5, 0, *narrow, m_feat=2, m_param=2, experiment="alpha"),
+            _cohort(tmp_path / "z5", 0.5, 0, *narrow, m_feat=2, m_param=2, experiment="zeta"),
+            _cohort(tmp_path / "a1", 1.0, 0, *base, experiment="alpha")]
+    assert [(r["experiment"], r["alpha"]) for r in table2_rows(dirs)] == [
+        ("zeta", 1.0), ("zeta", 0.5), ("alpha", 1.0), ("alpha", 0.5)]
 
 
 def test_regime_needs_the_base_models_to_fit_their_training_data():

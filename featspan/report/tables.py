@@ -26,7 +26,8 @@ def _accuracies(checkpoint_dir) -> dict[int, tuple[float, float]]:
 def table2_rows(checkpoint_dirs: Sequence[str]) -> list[dict]:
     """Per (experiment, alpha): train and test accuracy of single models M_alpha (mean, sample std and
     count over every model of that width in all replicates: the base models at alpha = 1, every narrow
-    model below), their parameter and feature counts, and M_feat, M_param."""
+    model below), their parameter and feature counts, and M_feat, M_param. Experiments keep the order of
+    their first cohort in ``checkpoint_dirs`` (the workflow passes them in config order); α descends."""
     groups = defaultdict(list)
     info = {}
     for folder in checkpoint_dirs:
@@ -35,8 +36,9 @@ def table2_rows(checkpoint_dirs: Sequence[str]) -> list[dict]:
         models = cohort.group("base") + cohort.group("base_other") if cohort.is_base else cohort.indices
         groups[(cohort.experiment, cohort.alpha)] += [acc[i] for i in models]
         info[(cohort.experiment, cohort.alpha)] = cohort
+    order = list(dict.fromkeys(experiment for experiment, _ in groups))
     rows = []
-    for key in sorted(groups, key=lambda k: (k[0], -k[1])):
+    for key in sorted(groups, key=lambda k: (order.index(k[0]), -k[1])):
         train, test = Spread.of(a for a, _ in groups[key]), Spread.of(b for _, b in groups[key])
         c = info[key]
         rows.append({"experiment": key[0], "arch": c.arch, "alpha": key[1], "n_params": c.n_params,
