@@ -261,11 +261,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_human(out: dict) -> None:
-    for key, value in out.items():
-        print(f"{key}: {value}")
-
-
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -277,8 +272,9 @@ def main(argv=None) -> int:
     if args.json:
         from .io import dumps
         print(dumps(out))  # strict JSON: an undefined number is null
-    else:
-        _print_human(out)
+    elif out:
+        from .cli_format import render
+        print(render(args.command, out))
     return 0
 
 

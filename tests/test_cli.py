@@ -108,3 +108,29 @@ def test_choice_lists_match_the_library():
                for sub in build_parser()._subparsers._group_actions[0].choices.values()}
     assert tuple(actions["probe"]["solver"]) == LogisticProbe.SOLVERS
     assert tuple(actions["fse"]["backend"]) == NAMES
+
+
+def test_people_get_rounded_labelled_tables_not_python_reprs(make_features, capsys):
+    """Without --json: the numbers of the JSON, rounded, under labels; no dict, list or None repr."""
+    a, b = _pair(make_features)
+    assert main(["fse", "--regressors", str(a), "--targets", str(b), "--json"]) == 0
+    ref = json.loads(capsys.readouterr().out)
+    assert main(["fse", "--regressors", str(a), "--targets", str(b)]) == 0
+    text = capsys.readouterr().out
+    assert f"validation    {ref['n_eval_rows']['validation']}  {ref['fse']['validation']:.4f}" in text
+    assert f"test          {ref['n_eval_rows']['test']}  {ref['fse']['test']:.4f}" in text
+    assert main(["probe", "--features", str(a), str(b), "--C-grid", "0.01,1"]) == 0
+    text += capsys.readouterr().out
+    assert "chosen on the validation part" in text and "17 features from" in text
+    assert main(["models", "--arch", "resnet18", "--alphas", "0.5"]) == 0
+    text += capsys.readouterr().out
+    assert "1/2   2,797,610       256       2        4" in text
+    for repr_mark in ("{", "[", "None", "True"):
+        assert repr_mark not in text, repr_mark
+
+
+def test_long_file_lists_are_summarized():
+    from featspan.cli_format import files
+
+    assert files(["a.h5", "b.h5"]) == "a.h5, b.h5"
+    assert files([f"m{i}.h5" for i in range(60)]) == "m0.h5, m1.h5, … m59.h5 (60 files)"
