@@ -239,7 +239,6 @@ def estimate(config: dict, cores: int | None = None, progress=print) -> Estimate
                      f"span {span:.1f} s, probes {probe:.1f} s per replicate")
         out.experiments[name] = rules
         out.chains[name] = longest + 4 * startup
-        out.jobs += replicates * (2 * len(exp["alphas"]) + 3 * (len(exp["alphas"]) - 1) + 2) + 4
     toy = config.get("toy")
     if toy:
         rules = {"toy_run": 0.0, "toy_probe": 0.0}
@@ -252,10 +251,40 @@ def estimate(config: dict, cores: int | None = None, progress=print) -> Estimate
             out.chains[f"toy m={width}"] = run + probe + startup
             progress(f"toy m={width} M={n_models}: {run:.1f} s per seed")
         out.experiments["toy"] = rules
-        out.jobs += len(toy["widths"]) * len(toy["seeds"]) + 5
-    out.experiments["figures and tables"] = {"report": 20 * startup}  # light jobs: start-up dominates
-    out.jobs += 20
+    out.jobs = planned_jobs(config)
+    out.experiments["figures and tables"] = {"report": (out.jobs - _experiment_jobs(config)) * startup}
     return out
+
+
+def _experiment_jobs(config: dict) -> int:
+    """Jobs of the experiments and the toy (everything but the figures, tables and the final target)."""
+    jobs = 0
+    for exp in config["experiments"].values():
+        alphas, replicates = len(exp["alphas"]), len(exp["seeds"])
+        narrow = alphas - 1
+        jobs += 1 + (alphas if "tune" in exp else 0)       # dataset, tuning per alpha
+        jobs += 2 * replicates * alphas                     # train, features per cohort
+        jobs += replicates * narrow                         # span per narrow cohort
+        jobs += replicates * (alphas + (2 if narrow else 1))  # probes: trained every cohort; init base, smallest
+        jobs += 2 + 2                                       # compare trained and init; two summaries
+    toy = config.get("toy")
+    if toy:
+        jobs += len(toy["widths"]) * len(toy["seeds"])
+    return jobs
+
+
+def planned_jobs(config: dict) -> int:
+    """The jobs Snakemake plans for the whole DAG of ``config`` on a fresh clone (rules/*.smk; a test holds
+    the two equal on configs of every shape)."""
+    from .catalog import FIGURES, SHUFFLED_TABLES, TOY_FIGURES
+
+    archs = [exp["model"]["arch"] for exp in config["experiments"].values()]
+    figures = sum(1 for f in FIGURES.values() if f.get("archs") is None or set(f["archs"]) & set(archs))
+    shuffled = sum(1 for arch in SHUFFLED_TABLES.values() if config["span"]["shuffled"] and arch in archs)
+    report = figures + 2 + shuffled + 1 + 1                 # figures, tables 2 and 3, 4 and 5, findings, all
+    if config.get("toy"):
+        report += len(TOY_FIGURES) + 2                     # figures 5, 6, 9, table 1, learned signals
+    return _experiment_jobs(config) + report
 
 
 def format_table(summary: dict) -> str:
