@@ -121,13 +121,9 @@ def compare_feature_sets(sets: Sequence[FeatureSet], *, lambdas=None, per_target
 
 def plot_comparison(comparison: Comparison, path) -> None:
     """Heatmaps of FSE(i -> j) and debiased linear CKA, names on both axes, values printed up to 12 sets."""
-    import matplotlib
+    from .report import plotting
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .io import atomic_path
-
+    plt = plotting.pyplot()
     n = len(comparison.names)
     size = max(4.0, 0.45 * n + 2.0)
     fig, axes = plt.subplots(1, 2, figsize=(2 * size + 1.5, size))
@@ -148,6 +144,4 @@ def plot_comparison(comparison: Comparison, path) -> None:
                     light = 0.299 * red + 0.587 * green + 0.114 * blue > 0.5  # dark text on light cells
                     ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=7, color="k" if light else "w")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=Path(path).suffix[1:] or "png", dpi=150, bbox_inches="tight")
-    plt.close(fig)
+    plotting.save(fig, [path])

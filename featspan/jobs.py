@@ -198,7 +198,10 @@ def toy_report(smk) -> None:
     elif smk.rule == "table1":
         toy.write_table1(runs, *out)
     else:
-        toy.FIGURES[smk.rule](runs, out)
+        from .report import plotting
+
+        with plotting.style():
+            toy.FIGURES[smk.rule](runs, out)
 
 
 JOBS = {"dataset": dataset, "tune": tune, "train": train, "features": features, "span": span, "probe": probe,

@@ -144,6 +144,7 @@ def report_about(experiments):
             "dataset": config["experiments"][e]["dataset"]["name"],
             "alphas": [alpha_label(a) for a in sorted(config["experiments"][e]["alphas"], reverse=True)],
             "replicates": len(config["experiments"][e]["seeds"]),
+            "label": config["experiments"][e].get("label", ""),
         }
         for e in experiments
     }

@@ -27,7 +27,7 @@ for _name, _spec in FIGURES.items():
             ),
         params:
             figure=_name,
-            options={"experiments": figure_experiments(_name)},
+            options={"experiments": figure_experiments(_name), "about": report_about(figure_experiments(_name))},
             report={"caption": _spec["caption"], "experiments": report_about(figure_experiments(_name))},
         log:
             log("figures", _name),

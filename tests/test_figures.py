@@ -72,3 +72,35 @@ def test_fp_figure_plots_each_feature_set_and_the_base_band():
     assert ax.lines[0].get_ydata()[0] == pytest.approx(85.0)
     line = ax.containers[0][0]
     np.testing.assert_allclose(line.get_ydata(), [60.0])
+
+
+def test_four_experiments_make_a_page_wide_two_by_two_grid_on_one_alpha_axis():
+    """Page-shaped: 2 x 2 panels a page wide, every panel with the union of the experiments' alphas at the
+    same positions, panel titles from the experiments' labels, the figure's number in its title."""
+    from featspan.report import plotting
+
+    tables = {}
+    for i, exp in enumerate(["a", "b", "c", "d"]):
+        alphas = (0.5, 0.25) if i else (0.5, 0.25, 0.125)
+        rows = [r for r in _gap_rows() if r["targets"] == "live"]
+        tables[exp] = [dict(r, alpha=a) for a in alphas for r in rows if r["alpha"] == 0.5]
+    with plotting.style():
+        fig = gap_figure(tables, "forward", "init", "test", "t", labels={e: f"label {e}" for e in tables})
+    assert fig.get_figwidth() == pytest.approx(plotting.PAGE_WIDTH)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 4 and [ax.get_title() for ax in visible] == ["label a", "label b", "label c", "label d"]
+    for ax in visible:
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["1/2", "1/4", "1/8"]
+        assert "n = " in ax.get_legend().get_texts()[0].get_text()
+    assert fig.axes[0].get_position().y0 > fig.axes[2].get_position().y0  # two rows, two columns
+    assert fig.axes[0].get_position().x0 < fig.axes[1].get_position().x0
+
+
+def test_experiment_labels_and_math_names():
+    from featspan.report.plotting import experiment_labels, math_text
+
+    about = {"r1": {"arch": "resnet18", "dataset": "fashion_mnist"}, "r2": {"arch": "resnet18", "dataset": "fashion_mnist"},
+             "m": {"arch": "mlp", "dataset": "mnist1d", "label": "my MLP"}, "x": {}}
+    assert experiment_labels(about) == {"r1": "ResNet-18 · Fashion-MNIST (r1)", "r2": "ResNet-18 · Fashion-MNIST (r2)",
+                                        "m": "my MLP", "x": "x"}
+    assert math_text("FSE(M_1' → M_1), M_param") == r"FSE($M_1'$ → $M_1$), $M_{\mathrm{param}}$"

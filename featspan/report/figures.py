@@ -1,27 +1,20 @@
-"""Figures of the paper from the summary tables: one panel per experiment, mean and spread over replicates."""
+"""Figures of the paper from the summary tables: one panel per experiment on a grid of two columns, a
+shared α axis, mean and spread over replicates (report/plotting.py: style, names, saving)."""
 
 from __future__ import annotations
 
 import textwrap
 from collections import defaultdict
-from pathlib import Path
 from typing import Sequence
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.transforms import ScaledTranslation  # noqa: E402
+from ..catalog import FIGURES
+from . import plotting
+from .plotting import alpha_axis, experiment_labels, legend_below, math_text
+from .spread import Spread
+from .summary import read_table
 
-from ..catalog import FIGURES  # noqa: E402
-from ..models.scaling import alpha_label  # noqa: E402
-from ..io import atomic_path  # noqa: E402
-from .spread import Spread  # noqa: E402
-from .summary import read_table  # noqa: E402
-
-STYLE = {"font.size": 10, "axes.titlesize": 10, "axes.labelsize": 10, "legend.fontsize": 8,
-         "axes.spines.top": False, "axes.spines.right": False, "savefig.dpi": 150}
 M_STYLE = {"param": ("tab:red", "-", "M_param"), "feat": ("tab:blue", "--", "M_feat")}
 
 
@@ -31,19 +24,6 @@ def _grouped(rows, key, value):
     for row in rows:
         out[key(row)].append(value(row))
     return out
-
-
-def _alpha_axis(ax, alphas):
-    xs = [np.log2(1 / a) for a in alphas]
-    ax.set_xticks(xs, [alpha_label(a) for a in alphas])
-    ax.set_xlabel("width multiplier α")
-    return dict(zip(alphas, xs))
-
-
-def _panels(tables: dict[str, list[dict]], n_rows: int = 1):
-    n = len(tables)
-    fig, axes = plt.subplots(n_rows, n, figsize=(4.2 * n, 3.4 * n_rows), squeeze=False)
-    return fig, [list(zip(axes[r], tables.items())) for r in range(n_rows)]
 
 
 def _series(rows, alphas, x, value):
@@ -58,15 +38,21 @@ def _n_label(ns) -> str:
     return f"n = {low}" if low == high else f"n = {low}-{high}"
 
 
-def gap_figure(tables, direction: str, state: str, eval: str, title: str, rows=("live",)):
+def _all_alphas(tables, keep=lambda a: True) -> list[float]:
+    """Every α any experiment shows: the panels share one α axis."""
+    return sorted({r["alpha"] for rows in tables.values() for r in rows if keep(r["alpha"])}, reverse=True)
+
+
+def gap_figure(tables, direction: str, state: str, eval: str, title: str, rows=("live",), labels=None):
     """One panel per experiment and target selection (``rows``: ``live``, ``below_outlier_threshold``)."""
-    fig, panel_rows = _panels(tables, len(rows))
-    for targets, panels in zip(rows, panel_rows):
-        for ax, (exp, table) in panels:
+    labels = labels or {exp: exp for exp in tables}
+    fig, panels = plotting.grid(len(tables), len(rows), legend_rows=1 if rows == ("live",) else 2)
+    alphas = _all_alphas(tables)
+    for axes, (exp, table) in zip(panels, tables.items()):
+        for ax, targets in zip(axes, rows):
             sel = [r for r in table if r["direction"] == direction and r["state"] == state and r["eval"] == eval
                    and r.get("targets", "live") == targets]
-            alphas = sorted({r["alpha"] for r in sel}, reverse=True)
-            x = _alpha_axis(ax, alphas)
+            x = alpha_axis(ax, alphas)
             for m_choice, (color, ls, label) in M_STYLE.items():
                 mine = [r for r in sel if r["m_choice"] == m_choice]
                 pts = _series(mine, alphas, x, lambda r: r["fsg"])
@@ -76,29 +62,18 @@ def gap_figure(tables, direction: str, state: str, eval: str, title: str, rows=(
                 extra = ""
                 if targets != "live":
                     extra = f", {sum(r['n_outlier_targets'] for r in mine)} targets left out in all"
-                ax.errorbar(xs, mean, yerr=err, color=color, ls=ls, marker="o", capsize=3,
-                            label=f"M = {label} ({_n_label(n)}{extra})")
+                ax.errorbar(xs, mean, yerr=err, color=color, ls=ls, marker="o", ms=4, capsize=2.5,
+                            label=math_text(f"M = {label} ({_n_label(n)}{extra})"))
             ax.axhline(0, color="0.5", lw=0.8)
-            ax.set_title(exp if targets == "live" else f"{exp}: outlier rule applied")
+            ax.set_title(labels[exp] if targets == "live" else f"{labels[exp]}: outlier rule applied")
             ax.set_ylabel("feature span gap")
-            _legend_below(ax)
+            legend_below(ax, ncol=2 if targets == "live" else 1)
     _finish(fig, title)
     return fig
 
 
-def _legend_below(ax):
-    """Each panel's legend under its axes: inside, it hid data points wherever the curves went."""
-    # Offset in inches, not axes fractions: the tick labels and x label below the axes keep their size
-    # in inches when tight_layout shrinks the axes.
-    below_labels = ax.transAxes + ScaledTranslation(0, -0.5, ax.figure.dpi_scale_trans)
-    ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, 0), bbox_transform=below_labels,
-              fontsize="small")
-
-
-def _finish(fig, title):
-    width_chars = int(fig.get_figwidth() * 13)
-    fig.suptitle(textwrap.fill(title, max(40, width_chars)))
-    fig.tight_layout()
+def _finish(fig, title: str) -> None:
+    fig.suptitle(textwrap.fill(math_text(title), 105))
 
 
 FP_LINES = {  # feature set in the probe summary -> (color, line style, legend label)
@@ -110,43 +85,45 @@ FP_LINES = {  # feature set in the probe summary -> (color, line style, legend l
 }
 
 
-def fp_figure(tables, state: str, title: str, lines=("concat_param", "concat_feat", "single")):
+def fp_figure(tables, state: str, title: str, lines=("concat_param", "concat_feat", "single"), labels=None):
     """Probe accuracy against alpha for the feature sets ``lines``; M_1 as a horizontal band."""
-    fig, (panels,) = _panels(tables)
-    for ax, (exp, rows) in panels:
+    labels = labels or {exp: exp for exp in tables}
+    fig, panels = plotting.grid(len(tables), legend_rows=len(lines) + 1)
+    alphas = _all_alphas(tables, keep=lambda a: a < 1)
+    for (ax,), (exp, rows) in zip(panels, tables.items()):
         rows = [r for r in rows if r["state"] == state]
-        alphas = sorted({r["alpha"] for r in rows if r["alpha"] < 1}, reverse=True)
-        x = _alpha_axis(ax, alphas)
+        x = alpha_axis(ax, alphas)
         base = Spread.of(100 * r["accuracy"] for r in rows if r["features"] == "base")
         if base.n:
-            ax.axhline(base.mean, color="k", lw=1.5, label=f"M_1 (n = {base.n})")
+            ax.axhline(base.mean, color="k", lw=1.5, label=math_text(f"M_1 (n = {base.n})"))
             ax.axhspan(base.mean - base.error_bar, base.mean + base.error_bar, color="k", alpha=0.1, lw=0)
         for name in lines:
             color, ls, label = FP_LINES[name]
             pts = _series([r for r in rows if r["features"] == name], alphas, x, lambda r: 100 * r["accuracy"])
             if pts:
                 xs, mean, err, n = map(np.array, zip(*pts))
-                ax.errorbar(xs, mean, yerr=err, color=color, ls=ls, marker="o", capsize=3,
-                            label=f"{label} ({_n_label(n)})")
-        ax.set_title(exp)
+                ax.errorbar(xs, mean, yerr=err, color=color, ls=ls, marker="o", ms=4, capsize=2.5,
+                            label=math_text(f"{label} ({_n_label(n)})"))
+        ax.set_title(labels[exp])
         ax.set_ylabel("probe test accuracy (%)")
-        _legend_below(ax)
+        legend_below(ax)
     _finish(fig, title)
     return fig
 
 
-def draw_figure(name: str, inputs: Sequence[str], outputs: Sequence[str], experiments: Sequence[str]) -> None:
-    """Draw figure ``name`` from one summary CSV per experiment (``inputs`` in ``experiments`` order)."""
+def draw_figure(name: str, inputs: Sequence[str], outputs: Sequence[str], experiments: Sequence[str],
+                about: dict | None = None) -> None:
+    """Draw figure ``name`` from one summary CSV per experiment (``inputs`` in ``experiments`` order);
+    ``about`` (experiment -> arch, dataset, label) names the panels."""
     spec = FIGURES[name]
     tables = {exp: read_table(path) for exp, path in zip(experiments, inputs)}
-    with plt.rc_context(STYLE):
+    labels = experiment_labels({exp: (about or {}).get(exp, {}) for exp in experiments})
+    title = f"{plotting.figure_number(name)}. {spec['title']}"
+    with plotting.style():
         if spec["kind"] == "gap":
-            fig = gap_figure(tables, title=spec["title"], **spec["options"])
+            fig = gap_figure(tables, title=title, labels=labels, **spec["options"])
         elif spec["kind"] == "fp":
-            fig = fp_figure(tables, title=spec["title"], **spec["options"])
+            fig = fp_figure(tables, title=title, labels=labels, **spec["options"])
         else:
             raise ValueError(f"unknown figure kind {spec['kind']!r}")
-        for out in outputs:
-            with atomic_path(out) as tmp:
-                fig.savefig(tmp, format=Path(out).suffix[1:], bbox_inches="tight")
-        plt.close(fig)
+        plotting.save(fig, outputs)

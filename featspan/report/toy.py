@@ -12,6 +12,7 @@ import numpy as np
 
 from ..catalog import TABLES
 from ..io import atomic_path, write_rows_csv, write_text
+from . import plotting
 from .spread import Spread
 
 
@@ -76,29 +77,15 @@ def write_table1(runs: list[dict], csv_path, md_path) -> None:
     write_text("\n".join(lines) + "\n", md_path)
 
 
-def _pyplot():
-    """matplotlib's pyplot on the file-only Agg backend (imported only when a figure is drawn)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
-def _save(fig, outputs):
-    for out in outputs:
-        with atomic_path(out) as tmp:
-            fig.savefig(tmp, format=Path(out).suffix[1:], bbox_inches="tight")
-
-
 def figure5(runs: list[dict], outputs) -> None:
     """Best correlation with the addition (left) and multiplication (right) vectors during training,
     one line per first-layer width m (over all M models of that width), mean over seeds (thin: seeds).
     Runs of different widths may train for different numbers of epochs (as in the paper)."""
-    plt = _pyplot()
+    plt = plotting.pyplot()
 
     widths = sorted({r["width"] for r in runs})
     colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(widths)))
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(plotting.PAGE_WIDTH, 2.8), layout="constrained", sharey=True)
     for ax, (label, sl) in zip(axes, (("addition", "add"), ("multiplication", "mul"))):
         for width, color in zip(widths, colors):
             group = [r for r in runs if r["width"] == width]
@@ -118,16 +105,14 @@ def figure5(runs: list[dict], outputs) -> None:
     axes[0].set_ylabel("best cos(w_r, v_j) over activated neurons")
     axes[0].legend(frameon=False, fontsize=8)
     fig.suptitle("Figure 5. Correlation with the signal vectors during training (mean over vectors and seeds)")
-    fig.tight_layout()
-    _save(fig, outputs)
-    plt.close(fig)
+    plotting.save(fig, outputs)
 
 
 def figure6(runs: list[dict], outputs) -> None:
     """One neuron of a narrow model, activated by a signal vector at init: <w, v_j> over training against
     the thresholds ±b, and the change of <w, v_j> by each force as applied per step (the normalized
     gradient step and weight decay, :class:`featspan.toy.NeuronTrace`), cumulated."""
-    plt = _pyplot()
+    plt = plotting.pyplot()
 
     narrow = sorted((r for r in runs if r.get("neuron_trace")), key=lambda r: (r["width"], r["seed"]))
     if not narrow:
@@ -137,7 +122,7 @@ def figure6(runs: list[dict], outputs) -> None:
     tr, cfg = run["neuron_trace"], run["config"]
     steps = np.arange(len(tr["dot"]))
     b = cfg["threshold"]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(plotting.PAGE_WIDTH, 2.8), layout="constrained")
     a1.plot(steps, tr["dot"], color="k", label="⟨w, v_j⟩")
     a1.plot(steps, tr["norm"], color="0.5", ls="--", label="‖w‖")
     for level in (b, -b):
@@ -156,9 +141,7 @@ def figure6(runs: list[dict], outputs) -> None:
     a2.set_title("cumulative change of ⟨w, v_j⟩ by each force", fontsize=9)
     a2.legend(frameon=False, fontsize=8)
     fig.suptitle("Figure 6. A neuron pulled between weight decay and the gradient")
-    fig.tight_layout()
-    _save(fig, outputs)
-    plt.close(fig)
+    plotting.save(fig, outputs)
 
 
 def activation_probability(sigma0: float, threshold: float) -> float:
@@ -172,7 +155,7 @@ def figure9(runs: list[dict], outputs) -> None:
     width, on log-log axes where the expectation m P(|N(0, σ0²)| > b) is a straight line: per width, the
     mean ± sample std over (seed, vector) pairs of the count per model, n pairs; addition and
     multiplication vectors with their own markers, side by side."""
-    plt = _pyplot()
+    plt = plotting.pyplot()
 
     cfg = runs[0]["config"]
     n_add = cfg["n_add"]
@@ -183,7 +166,7 @@ def figure9(runs: list[dict], outputs) -> None:
         by_width[r["width"]]["mul"].extend(per_model[n_add:])
     widths = np.array(sorted(by_width))
     tail = activation_probability(cfg["sigma0"], cfg["threshold"])
-    fig, ax = plt.subplots(figsize=(4.8, 3.6))
+    fig, ax = plt.subplots(figsize=(plotting.PAGE_WIDTH / 2 + 0.4, 2.9), layout="constrained")
     grid = np.geomspace(widths.min() / 1.5, widths.max() * 1.5, 50)
     ax.plot(grid, grid * tail, color="k", lw=1, label=f"expected m·P(|N(0,σ0²)| > b) = {tail:.3g}·m")
     for key, color, marker, shift, label in (("add", "tab:blue", "o", 0.9, "addition vectors"),
@@ -201,9 +184,7 @@ def figure9(runs: list[dict], outputs) -> None:
     ax.set_ylabel("activated neurons per model, per vector")
     ax.legend(frameon=False, fontsize=7, loc="upper left")
     ax.set_title("Figure 9. Neurons activated by a signal vector at init", fontsize=10)
-    fig.tight_layout()
-    _save(fig, outputs)
-    plt.close(fig)
+    plotting.save(fig, outputs)
 
 
 FIGURES = {"fig5": figure5, "fig6": figure6, "fig9": figure9}  # the toy's figures by catalog name
