@@ -11,6 +11,8 @@ import math
 import sys
 import time
 
+from .models.registry import ARCHITECTURES
+
 
 class Parser(argparse.ArgumentParser):
     """argparse with bad options reported on one line (rc 2), like every other bad input."""
@@ -168,8 +170,8 @@ def cmd_models(args) -> dict:
     setting = PAPER_SETTINGS[args.arch]
     options = dict(setting["options"])
     if args.base_width is not None:
-        if args.arch not in ("resnet18", "vgg16"):
-            raise ValueError(f"--base-width applies to resnet18 and vgg16, not {args.arch}")
+        if "base_width" not in options:
+            raise ValueError(f"--base-width applies to {', '.join(a for a, s in PAPER_SETTINGS.items() if 'base_width' in s['options'])}, not {args.arch}")
         options["base_width"] = args.base_width
     alphas = _numbers(" ".join(args.alphas), "--alphas")
     if any(not 0 < a <= 1 for a in alphas):
@@ -252,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     estimate.set_defaults(func=cmd_estimate)
 
     models = sub.add_parser("models", help="parameter and feature counts, M_feat and M_param of a model family")
-    models.add_argument("--arch", required=True, choices=("resnet18", "vgg16", "transformer", "mlp"))
+    models.add_argument("--arch", required=True, choices=tuple(ARCHITECTURES))
     models.add_argument("--alphas", nargs="+", default=["0.5", "0.25", "0.125", "0.0625"],
                         help="width multipliers (default: the paper's 1/2 ... 1/16)")
     models.add_argument("--base-width", type=int, default=None, help="first-stage width (paper: 64)")

@@ -31,33 +31,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-DIGITS_ROWS = 1797
 
 
 def dataset_shape(options: dict) -> tuple[tuple[int, ...], int, int, int]:
-    """(input shape, classes, training rows, test rows) of a config's dataset, without loading it."""
-    name = options["name"]
-    if name == "mnist1d":
-        n_train = int(round(options["num_samples"] * options["train_split"]))
-        k = options["tokens"]
-        shape = (40,) if not k else (40 // k + 1, k + 1)
-        return shape, 10, n_train, options["num_samples"] - n_train
-    if name == "digits":
-        n_test = int(round(options["test_fraction"] * DIGITS_ROWS))
-        return (1, options["size"], options["size"]), 10, DIGITS_ROWS - n_test, n_test
-    if name == "shapes10":
-        return (3, options["size"], options["size"]), 10, options["num_train"], options["num_test"]
-    if name == "fashion_mnist":
-        size, p = options["size"], options.get("patch", 0)
-        shape = (1, size, size) if not p else ((size // p) ** 2 + 1, p * p + 1)
-        return shape, 10, options.get("num_train", 60_000), options.get("num_test", 10_000)
-    if name == "cifar10":
-        return (3, 32, 32), 10, options.get("max_train", 50_000), options.get("max_test", 10_000)
-    if name == "mnli":
-        length = options["max_length"]
-        shape = (length, 128) if options["hidden_states"] == "cached" else (2, length)
-        return shape, 3, options.get("max_train", 392_702), options.get("max_test", 9_815)
-    raise ValueError(f"unknown dataset {name!r}")
+    """(input shape, classes, training rows, test rows) of a config's dataset: from its options where the
+    registry knows how (:mod:`featspan.data.registry`), else by loading it."""
+    from .data.registry import dataset_source
+
+    return dataset_source(options["name"]).measure(options)
 
 
 @dataclass

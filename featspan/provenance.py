@@ -38,3 +38,17 @@ def file_sha256(path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def user_code_digest(name: str) -> str:
+    """SHA-256 of the source file of a user's ``package.module:function`` (a model or dataset of their own):
+    a param of the rules that run it, so editing it reruns them; '' for featspan's own names."""
+    if ":" not in name:
+        return ""
+    import importlib.util
+
+    spec = importlib.util.find_spec(name.partition(":")[0])
+    if spec is None or not spec.origin:
+        raise ValueError(f"{name}: the module is not importable from this environment (is it on PYTHONPATH?)")
+    with open(spec.origin, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:16]

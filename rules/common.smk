@@ -4,7 +4,7 @@ import json
 from featspan.cohort import experiment_cohorts
 from featspan.models.scaling import alpha_from_token, alpha_label, alpha_token
 from featspan.catalog import COMPARE as COMPARE_SPEC, FIGURES, SHUFFLED_TABLES, TABLES, TOY_FIGURES, TOY_SECTION
-from featspan.provenance import DATA_CODE, MODEL_CODE, source_digest
+from featspan.provenance import DATA_CODE, MODEL_CODE, source_digest, user_code_digest
 
 EXPERIMENTS = list(config["experiments"])
 STATES = ["trained", "init"]
@@ -78,6 +78,12 @@ def train_job(wildcards):
             "train": exp_config(wildcards)["train"],
         }
     )
+
+
+def model_code(wildcards):
+    """The digest of the code that builds and trains a model: featspan's, plus the source file of a model
+    of the user's own (editing it retrains)."""
+    return MODEL_CODE_DIGEST + user_code_digest(exp_config(wildcards)["model"]["arch"])
 
 
 def features_job(wildcards):

@@ -4,7 +4,7 @@ rule dataset:
     params:
         dataset=lambda wc: canon(exp_config(wc)["dataset"]),
         cache_dir=config["cache_dir"],
-        code=DATA_CODE_DIGEST,
+        code=lambda wc: DATA_CODE_DIGEST + user_code_digest(exp_config(wc)["dataset"]["name"]),
     log:
         log("dataset", "{exp}"),
     benchmark:

@@ -8,7 +8,7 @@ rule features:
         init=directory(FEATURES.replace("{state}", "init")),
     params:
         job=features_job,
-        code=MODEL_CODE_DIGEST,
+        code=model_code,
     cache: True
     log:
         log("features", "{exp}/a{alpha}_r{rep}"),

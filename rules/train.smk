@@ -23,7 +23,7 @@ rule tune:
                 "tune": exp_config(wc)["tune"],
             }
         ),
-        code=MODEL_CODE_DIGEST,
+        code=model_code,
     log:
         log("tune", "{exp}/a{alpha}"),
     benchmark:
@@ -48,7 +48,7 @@ rule train:
     params:
         resume=RESUME,
         job=train_job,
-        code=MODEL_CODE_DIGEST,
+        code=model_code,
     # the long jobs first, so that the many short downstream jobs fill both cores at the end
     priority: 1
     cache: True

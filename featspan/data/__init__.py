@@ -10,7 +10,9 @@ import numpy as np
 
 from ..io import atomic_path
 
-DATASETS = ("mnist1d", "digits", "shapes10", "fashion_mnist", "cifar10", "mnli")
+from .registry import DATASET_SOURCES, dataset_source  # noqa: E402 - needs nothing of this module at import
+
+DATASETS = tuple(DATASET_SOURCES)
 
 
 class DatasetUnavailable(RuntimeError):
@@ -52,26 +54,6 @@ class Dataset:
 
 
 def load_dataset(name: str, cache_dir: str | None = None, **options) -> Dataset:
-    """Build or load the dataset ``name`` with its options from the config; downloads go to ``cache_dir``."""
-    if name == "mnist1d":  # generated in memory: nothing to cache
-        from .mnist1d import load_mnist1d
-        return load_mnist1d(**options)
-    if name == "digits":  # ships with scikit-learn
-        from .digits import load_digits_images
-        return load_digits_images(**options)
-    if name == "shapes10":  # generated in memory; the dataset rule caches it under results/
-        from .shapes import load_shapes
-        return load_shapes(**options)
-    if name == "fashion_mnist":  # dataset.root, then Debian's package, then a download (download: true)
-        from .fashion_mnist import load_fashion_mnist
-        options.setdefault("root", os.path.join(cache_dir or ".", "fashion_mnist"))
-        return load_fashion_mnist(**options)
-    if name == "cifar10":
-        from .cifar10 import load_cifar10
-        options.setdefault("root", os.path.join(cache_dir or ".", "cifar10"))
-        return load_cifar10(**options)
-    if name == "mnli":
-        from .mnli import load_mnli
-        options.setdefault("cache_dir", os.path.join(cache_dir, "huggingface") if cache_dir else None)
-        return load_mnli(**options)
-    raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    """Build or load the dataset ``name`` (registered, or a ``package.module:function`` of the user's) with
+    its options from the config; downloads go to ``cache_dir`` (:mod:`featspan.data.registry`)."""
+    return dataset_source(name).load(cache_dir, **options)

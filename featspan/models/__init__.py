@@ -5,33 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .registry import ARCHITECTURES, architecture
 from .scaling import alpha_token, m_feat, m_param, scale_width  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:  # torch is imported by the builders only, keeping the Snakefile's imports light
     import torch
 
-ARCHS = ("mlp", "resnet18", "vgg16", "transformer")
-__all__ = ["ARCHS", "ScaledFamily", "alpha_token", "build_model", "count_params", "m_feat", "m_param",
+ARCHS = tuple(ARCHITECTURES)
+__all__ = ["ARCHS", "ARCHITECTURES", "architecture", "ScaledFamily", "alpha_token", "build_model", "count_params", "m_feat", "m_param",
            "scale_width", "scaled_family", "build_from_config", "PAPER_SETTINGS"]
 
 
 def build_model(arch: str, alpha: float, in_shape: tuple[int, ...], n_classes: int, **options) -> "torch.nn.Module":
-    """The model ``arch`` with every hidden width multiplied by ``alpha``; ``options`` are the family's
-    base-width settings (MLP: ``widths``; resnet18, vgg16: ``base_width``; transformer: ``hidden``,
-    ``mlp``, ``n_layers``, ``n_heads``, ``positional``)."""
-    if arch == "mlp":
-        from .mlp import build_mlp
-        return build_mlp(alpha, in_shape, n_classes, **options)
-    if arch == "resnet18":
-        from .resnet import build_resnet18
-        return build_resnet18(alpha, in_shape, n_classes, **options)
-    if arch == "vgg16":
-        from .vgg import build_vgg16
-        return build_vgg16(alpha, in_shape, n_classes, **options)
-    if arch == "transformer":
-        from .transformer import build_transformer
-        return build_transformer(alpha, in_shape, n_classes, **options)
-    raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHS)}")
+    """The model ``arch`` (a registered family or a ``package.module:function`` of the user's) with every
+    hidden width multiplied by ``alpha``; ``options`` are the family's base-width settings (MLP:
+    ``widths``; resnet18, vgg16: ``base_width``; transformer: ``hidden``, ``mlp``, ``n_layers``, ``n_heads``,
+    ``positional``)."""
+    return architecture(arch).build(alpha, in_shape, n_classes, **options)
 
 
 def build_from_config(model_cfg: dict, alpha: float, in_shape, n_classes: int) -> "torch.nn.Module":
@@ -46,12 +36,7 @@ def count_params(model: "torch.nn.Module") -> int:
 
 
 # The paper's settings (docs/method.md section 1): input shape, classes and base-width options per family.
-PAPER_SETTINGS = {
-    "resnet18": {"in_shape": (3, 32, 32), "n_classes": 10, "options": {"base_width": 64}},
-    "vgg16": {"in_shape": (3, 32, 32), "n_classes": 10, "options": {"base_width": 64}},
-    "transformer": {"in_shape": (128, 128), "n_classes": 3, "options": {"hidden": 128, "mlp": 1024}},
-    "mlp": {"in_shape": (40,), "n_classes": 10, "options": {"widths": [256, 256, 256]}},
-}
+PAPER_SETTINGS = {name: a.paper for name, a in ARCHITECTURES.items() if a.paper}
 
 
 @dataclass(frozen=True)

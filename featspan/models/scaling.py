@@ -34,15 +34,10 @@ def alpha_from_token(token: str) -> float:
 
 def smallest_widths(model: dict) -> list[int]:
     """The base model's hidden widths that scaling shrinks (from a config's ``model:``, defaults filled):
-    every one must keep at least one unit at every alpha."""
-    arch = model["arch"]
-    if arch == "mlp":
-        return list(model["widths"])
-    if arch in ("resnet18", "vgg16"):
-        return [model["base_width"]]  # the first stage; later stages are 2, 4 and 8 times it
-    if arch == "transformer":
-        return [model["hidden"], model["mlp"]]
-    raise ValueError(f"unknown architecture {arch!r}")
+    every one must keep at least one unit at every alpha. None known for a model of the user's own."""
+    from .registry import architecture
+
+    return architecture(model["arch"]).widths(model)
 
 
 def alpha_label(alpha: float) -> str:

@@ -26,12 +26,14 @@ from scipy import stats as scipy_stats
 
 from ..catalog import TABLES
 from ..io import write_rows_csv, write_text
+from ..models.registry import ARCHITECTURES
 from ..models.scaling import alpha_label
 from .spread import Spread
 
 LEVEL = 0.05                  # the test's size: a verdict needs p < LEVEL
 REGIME_TRAIN_ACCURACY = 0.95  # the paper's regime: α = 1 models that fit their training data (docs/method.md 9)
-VISION_ARCHS = ("resnet18", "vgg16")  # Appendix D.4 (the shuffled regression) studies these only
+# Appendix D.4 (the shuffled regression) studies the vision families only
+VISION_ARCHS = tuple(name for name, a in ARCHITECTURES.items() if a.vision)
 
 
 @dataclass(frozen=True)
