@@ -8,8 +8,8 @@ rule toy_run:
         width=lambda wc: int(wc.width),
         n_models=lambda wc: TOY["total_width"] // int(wc.width),
         seed=lambda wc: int(wc.seed),
-    # the long jobs first, so that the many short downstream jobs fill both cores at the end
-    priority: 1
+    # before the cohorts: the narrow toy cohort is the longest job of the default run
+    priority: 3
     log:
         log("toy_run", "m{width}_s{seed}"),
     benchmark:

@@ -49,8 +49,9 @@ rule train:
         resume=RESUME,
         job=train_job,
         code=model_code,
-    # the long jobs first, so that the many short downstream jobs fill both cores at the end
-    priority: 1
+    # the long jobs first (narrow cohorts hold many models), so that the many short downstream jobs fill
+    # every core at the end instead of one long cohort running alone
+    priority: lambda wc: 2 if wc.alpha != "1" else 1
     cache: True
     log:
         log("train", "{exp}/a{alpha}_r{rep}"),
