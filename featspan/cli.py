@@ -12,6 +12,7 @@ import sys
 import time
 
 from .models.registry import ARCHITECTURES
+from .progress import _duration
 
 
 class Parser(argparse.ArgumentParser):
@@ -65,16 +66,25 @@ def _lambda_grid(args):
 
 
 class Progress:
-    """Stage timings on stderr (stdout stays the result), for runs longer than a few seconds."""
+    """Stage timings on stderr (stdout stays the result), for runs longer than a few seconds. A stage of a
+    counted loop (``done`` of ``total``) also says how many are done and about how long the rest takes."""
 
     AFTER = 3.0  # seconds before the first line
 
     def __init__(self, command: str):
         self.command, self.start = command, time.perf_counter()
         self.shown = False
+        self.last = self.loop_start = self.start
 
-    def __call__(self, stage: str) -> None:
-        elapsed = time.perf_counter() - self.start
+    def __call__(self, stage: str, done: int | None = None, total: int | None = None) -> None:
+        now = time.perf_counter()
+        elapsed = now - self.start
+        if done is not None and total:
+            if done == 1:  # the loop began when the stage before it ended
+                self.loop_start = self.last
+            per_item = (now - self.loop_start) / done
+            stage = f"{stage} [{done}/{total}, about {_duration(per_item * (total - done))} left]"
+        self.last = now
         if elapsed >= self.AFTER or self.shown:
             print(f"featspan {self.command}: {stage} after {elapsed:.1f} s", file=sys.stderr, flush=True)
             self.shown = True

@@ -77,12 +77,13 @@ def compare_feature_sets(sets: Sequence[FeatureSet], *, lambdas=None, per_target
                          progress=None) -> Comparison:
     """The N x N matrices of FSE, asymmetry and CKA of ``sets`` from one statistics pass. The pass reads
     only the rows the requested numbers use: fit and validation rows for FSE on the validation part, the
-    test rows too for FSE on the test split, the fit rows alone with ``cka_only`` (no FSE)."""
+    test rows too for FSE on the test split, the fit rows alone with ``cka_only`` (no FSE).
+    ``progress(stage, done=None, total=None)`` hears of each stage, and of each set's regressions counted."""
     if eval_set not in ("validation", "test"):
         raise ValueError(f"--eval must be validation or test, got {eval_set!r}")
     if eval_set == "validation" and validation_fraction == 0:
         raise ValueError("--eval validation needs --validation-fraction > 0")
-    progress = progress or (lambda stage: None)
+    progress = progress or (lambda stage, done=None, total=None: None)
     unique = list(dict.fromkeys(p for s in sets for p in s.paths))
     position = {p: i for i, p in enumerate(unique)}
     files = [[position[p] for p in s.paths] for s in sets]
@@ -106,7 +107,7 @@ def compare_feature_sets(sets: Sequence[FeatureSet], *, lambdas=None, per_target
                 result, _ = span.run(grid, per_target, (eval_set,))
                 fse[i, j] = result.fse(eval_set)
                 chosen[i][j] = result.summary()["lambda"]
-            progress(f"regressions of {sets[i].name} onto every other set")
+            progress(f"regressions of {sets[i].name} onto every other set", i + 1, n)
         products = row_norm_products(stats)
         for i in range(n):
             for j in range(i + 1, n):

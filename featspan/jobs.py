@@ -120,7 +120,7 @@ def compare(smk) -> None:
     comparison = compare_feature_sets(sets, lambdas=LambdaGrid.of(cfg["lambdas"]), per_target=cfg["per_target_lambda"],
                                       validation_fraction=cfg["validation_fraction"], split_seed=cfg["split_seed"],
                                       eval_set="validation", chunk_rows=cfg["chunk_rows"], backend=cfg["backend"],
-                                      progress=print)
+                                      progress=_print_stage)
     write_json({**comparison.summary(), "experiment": smk.wildcards.exp, "state": smk.wildcards.state},
                smk.output.json)
     plot_comparison(comparison, smk.output.png)
@@ -202,6 +202,11 @@ def toy_report(smk) -> None:
 
         with plotting.style():
             toy.FIGURES[smk.rule](runs, out)
+
+
+def _print_stage(stage: str, done: int | None = None, total: int | None = None) -> None:
+    """A job's progress callback: the stage, with its count in a counted loop, on the job's log."""
+    print(stage if done is None else f"{stage} [{done}/{total}]", flush=True)
 
 
 JOBS = {"dataset": dataset, "tune": tune, "train": train, "features": features, "span": span, "probe": probe,

@@ -386,7 +386,8 @@ def feature_performance(x_train: np.ndarray, y_train: np.ndarray, x_test: np.nda
     Features constant over the training split are left out of the solve: standardized they are zero on
     every training row, so their optimal weights are exactly zero whatever C (the same probe, exactly),
     and a concatenation of narrow ReLU models carries many dead units (the toy's 200 width-10 models:
-    three in four of their 2,000 features)."""
+    three in four of their 2,000 features). ``progress(stage, done, total)``, if given, hears of each C of
+    the grid fitted (done of total)."""
     n_features = x_train.shape[1]
     _check_probe_input(x_train, y_train, x_test, y_test, C, validation_fraction)
     varying = varying_columns(x_train)
@@ -402,14 +403,14 @@ def feature_performance(x_train: np.ndarray, y_train: np.ndarray, x_test: np.nda
         warm = None
         solutions = {}
         x_fit, y_fit = x_train[~val], y_train[~val]
-        for c in grid:  # strong to weak regularization, each warm-started from the previous solution
+        for k, c in enumerate(grid, 1):  # strong to weak regularization, each warm-started from the previous one
             probe = LogisticProbe(C=c, max_iter=max_iter, tol=tol, device=device, solver=solver)
             if prepared is None:  # one standardization (and, for the CPU solvers, eigenbasis) for the whole grid
                 prepared = Prepared.of(x_fit, precondition=probe._preconditioned())
             probe.fit(x_fit, y_fit, warm, prepared=prepared)
             converged &= probe.converged_
             if progress:
-                progress(f"C = {c:g}: {probe.n_iter_} iterations")
+                progress(f"C = {c:g}: {probe.n_iter_} iterations", k, len(grid))
             scores[c] = probe.score(x_train[val], y_train[val])
             warm = solutions[c] = probe._warm()
         C = max(grid, key=lambda c: (scores[c], -c))  # best accuracy; ties go to the stronger penalty
@@ -463,3 +464,4 @@ def varying_columns(x: np.ndarray, block: int = 4096) -> np.ndarray:
     for start in range(0, x.shape[0], block):
         varying |= (x[start:start + block] != first).any(axis=0)
     return varying
+

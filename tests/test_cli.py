@@ -134,3 +134,18 @@ def test_long_file_lists_are_summarized():
 
     assert files(["a.h5", "b.h5"]) == "a.h5, b.h5"
     assert files([f"m{i}.h5" for i in range(60)]) == "m0.h5, m1.h5, … m59.h5 (60 files)"
+
+
+def test_counted_stages_say_how_many_are_done_and_the_time_left(capsys, monkeypatch):
+    from featspan import cli
+
+    clock = iter([0.0, 4.0, 6.0, 8.0, 10.0])
+    monkeypatch.setattr(cli.time, "perf_counter", lambda: next(clock))
+    progress = cli.Progress("probe")            # starts at 0 s
+    progress("read the features")               # 4 s: the counted loop starts here
+    progress("C = 0.01", 1, 3)                  # 2 s per item so far
+    progress("C = 0.1", 2, 3)
+    progress("C = 1", 3, 3)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[1] == "featspan probe: C = 0.01 [1/3, about 0m04s left] after 6.0 s"
+    assert lines[3] == "featspan probe: C = 1 [3/3, about 0m00s left] after 10.0 s"
