@@ -464,4 +464,3 @@ def varying_columns(x: np.ndarray, block: int = 4096) -> np.ndarray:
     for start in range(0, x.shape[0], block):
         varying |= (x[start:start + block] != first).any(axis=0)
     return varying
-
