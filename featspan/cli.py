@@ -12,7 +12,7 @@ import sys
 import time
 
 from .models.registry import ARCHITECTURES
-from .progress import _duration
+from .progress import format_duration
 
 
 class Parser(argparse.ArgumentParser):
@@ -83,7 +83,7 @@ class Progress:
             if done == 1:  # the loop began when the stage before it ended
                 self.loop_start = self.last
             per_item = (now - self.loop_start) / done
-            stage = f"{stage} [{done}/{total}, about {_duration(per_item * (total - done))} left]"
+            stage = f"{stage} [{done}/{total}, about {format_duration(per_item * (total - done))} left]"
         self.last = now
         if elapsed >= self.AFTER or self.shown:
             print(f"featspan {self.command}: {stage} after {elapsed:.1f} s", file=sys.stderr, flush=True)

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
-
 def dataset_shape(options: dict) -> tuple[tuple[int, ...], int, int, int]:
     """(input shape, classes, training rows, test rows) of a config's dataset: from its options where the
     registry knows how (:mod:`featspan.data.registry`), else by loading it."""

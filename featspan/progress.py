@@ -14,10 +14,10 @@ class Clock:
     def __call__(self, epoch_done: int) -> str:
         elapsed = time.perf_counter() - self.t0
         left = elapsed / max(1, epoch_done - self.start) * (self.epochs - epoch_done)
-        return f"elapsed {_duration(elapsed)}, about {_duration(left)} left"
+        return f"elapsed {format_duration(elapsed)}, about {format_duration(left)} left"
 
 
-def _duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
     seconds = int(round(seconds))
     if seconds >= 3600:
         return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"

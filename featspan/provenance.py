@@ -15,9 +15,9 @@ def config_hash(*parts) -> str:
 # The featspan sources each model-stack job runs (its script aside, which Snakemake hashes itself). Their
 # digest is a param of those rules: a checkpoint trained by older code is stale, in this workflow folder
 # and in the between-workflow cache alike. tests/test_jobs.py checks the list against real imports.
-DATA_CODE = ("data", "io.py")
-MODEL_CODE = ("data", "models", "checkpoints.py", "cohort.py", "features.py", "h5.py", "io.py", "progress.py",
-              "provenance.py", "schema.py", "seeding.py", "train.py", "tune.py")
+DATA_CODE = ("data", "importing.py", "io.py")
+MODEL_CODE = ("data", "models", "checkpoints.py", "cohort.py", "features.py", "h5.py", "importing.py", "io.py",
+              "progress.py", "provenance.py", "schema.py", "seeding.py", "train.py", "tune.py")
 
 
 def source_digest(parts, package_dir=None) -> str:
@@ -43,10 +43,12 @@ def file_sha256(path) -> str:
 def user_code_digest(name: str) -> str:
     """SHA-256 of the source file of a user's ``package.module:function`` (a model or dataset of their own):
     a param of the rules that run it, so editing it reruns them; '' for featspan's own names."""
-    if ":" not in name:
-        return ""
     import importlib.util
 
+    from .importing import is_function_name
+
+    if not is_function_name(name):
+        return ""
     spec = importlib.util.find_spec(name.partition(":")[0])
     if spec is None or not spec.origin:
         raise ValueError(f"{name}: the module is not importable from this environment (is it on PYTHONPATH?)")

@@ -8,10 +8,11 @@ returns a :class:`featspan.data.Dataset` (docs/models.md).
 
 from __future__ import annotations
 
-import importlib
 import os
 from dataclasses import dataclass
 from typing import Callable
+
+from ..importing import import_function, is_function_name
 
 DIGITS_ROWS = 1797  # scikit-learn's digits
 
@@ -59,8 +60,7 @@ class DatasetSource:
                 options.setdefault(option, os.path.join(cache_dir, folder))
             elif option == "root":  # a data folder is needed; a library cache may stay the library's own
                 options.setdefault(option, folder)
-        module, _, function = self.loader.partition(":")
-        data = getattr(importlib.import_module(module), function)(**options)
+        data = import_function(self.loader)(**options)
         if not isinstance(data, Dataset):
             raise TypeError(f"dataset.name {self.name!r}: {self.loader} returned a {type(data).__name__}, not a "
                             "featspan.data.Dataset (x_train, y_train, x_test, y_test)")
@@ -97,7 +97,7 @@ def dataset_source(name: str) -> DatasetSource:
     """The registered dataset ``name``, or the user's ``package.module:function``."""
     if name in DATASET_SOURCES:
         return DATASET_SOURCES[name]
-    if ":" in name:
+    if is_function_name(name):
         return DatasetSource(name, name, f"a dataset of the user's own ({name})")
     raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASET_SOURCES)} or a "
                      "'package.module:function' of your own")

@@ -10,9 +10,10 @@ built-in family (docs/models.md).
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Protocol, runtime_checkable
+
+from ..importing import import_function, is_function_name
 
 if TYPE_CHECKING:
     import torch
@@ -45,9 +46,7 @@ class Architecture:
     vision: bool = False             # Appendix D.4 (the shuffled regression) studies vision models only
 
     def build(self, alpha: float, in_shape, n_classes: int, **options) -> "torch.nn.Module":
-        module, _, function = self.builder.partition(":")
-        build = getattr(importlib.import_module(module), function)
-        model = build(alpha, tuple(in_shape), n_classes, **options)
+        model = import_function(self.builder)(alpha, tuple(in_shape), n_classes, **options)
         if not isinstance(model, WidthScaledModel):
             raise TypeError(f"model.arch {self.name!r}: {self.builder} returned a {type(model).__name__} without "
                             "n_features, features() and forward() (featspan.models.registry.WidthScaledModel)")
@@ -74,16 +73,11 @@ ARCHITECTURES = {a.name: a for a in (
 )}
 
 
-def is_user_model(arch: str) -> bool:
-    """``package.module:function`` names a model of the user's own, not a registered family."""
-    return ":" in arch
-
-
 def architecture(arch: str) -> Architecture:
     """The registered family ``arch``, or the user's ``package.module:function``."""
     if arch in ARCHITECTURES:
         return ARCHITECTURES[arch]
-    if is_user_model(arch):
+    if is_function_name(arch):
         return Architecture(arch, arch, f"a model of the user's own ({arch})")
     raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)} or a "
                      "'package.module:function' of your own")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,7 +73,7 @@ def experiment_label(experiment: str, about: dict | None) -> str:
 def experiment_labels(about: dict[str, dict]) -> dict[str, str]:
     """Labels of several experiments; where two would read the same, the config key follows in brackets."""
     labels = {exp: experiment_label(exp, info) for exp, info in about.items()}
-    counts = {label: list(labels.values()).count(label) for label in labels.values()}
+    counts = Counter(labels.values())
     return {exp: (label if counts[label] == 1 else f"{label} ({exp})") for exp, label in labels.items()}
 
 
@@ -83,20 +84,18 @@ def grid(n_panels: int, rows_per_panel: int = 1, legend_rows: int = 2):
     hidden."""
     plt = pyplot()
     cols = 1 if n_panels == 1 else 2
-    grid_rows = math.ceil(n_panels / cols) * rows_per_panel
+    blocks = math.ceil(n_panels / cols)  # rows of panels
+    grid_rows = blocks * rows_per_panel
     legend = 0.15 * legend_rows + 0.5  # inches under each row: tick labels, x label, legend lines
     fig, axes = plt.subplots(grid_rows, cols, squeeze=False, layout="constrained",
                              figsize=(PAGE_WIDTH if cols == 2 else PAGE_WIDTH / 2 + 0.4,
                                       grid_rows * (PANEL_HEIGHT + legend) + 0.5))
-    panels = []
-    for i in range(n_panels):
-        block, col = divmod(i, cols)
-        panels.append([axes[block * rows_per_panel + r][col] for r in range(rows_per_panel)])
-    for i in range(n_panels, math.ceil(n_panels / cols) * cols):
-        block, col = divmod(i, cols)
-        for r in range(rows_per_panel):
-            axes[block * rows_per_panel + r][col].set_visible(False)
-    return fig, panels
+    cells = [[axes[block * rows_per_panel + r][col] for r in range(rows_per_panel)]
+             for block in range(blocks) for col in range(cols)]
+    for cell in cells[n_panels:]:
+        for ax in cell:
+            ax.set_visible(False)
+    return fig, cells[:n_panels]
 
 
 def legend_below(ax, ncol: int = 1) -> None:
@@ -112,7 +111,8 @@ def alpha_axis(ax, alphas: Sequence[float]) -> dict[float, float]:
     alphas = sorted(set(alphas), reverse=True)
     xs = [math.log2(1 / a) for a in alphas]
     ax.set_xticks(xs, [alpha_label(a) for a in alphas])
-    ax.set_xlim(xs[0] - 0.3, xs[-1] + 0.3) if xs else None
+    if xs:
+        ax.set_xlim(xs[0] - 0.3, xs[-1] + 0.3)
     ax.set_xlabel("width multiplier α")
     return dict(zip(alphas, xs))
 
