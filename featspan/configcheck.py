@@ -92,6 +92,8 @@ def semantic_errors(config: dict) -> list[str]:
     from .models.scaling import alpha_token, scale_width, smallest_widths
 
     errors = []
+    if not config.get("experiments") and not config.get("toy"):
+        errors.append("invalid config key experiments: none, and no toy section either; this config runs nothing")
     for name, exp in config.get("experiments", {}).items():
         model = exp["model"]
         widths = smallest_widths(model)

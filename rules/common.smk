@@ -3,32 +3,36 @@ import json
 
 from featspan.cohort import experiment_cohorts
 from featspan.models.scaling import alpha_from_token, alpha_label, alpha_token
-from featspan.catalog import COMPARE as COMPARE_SPEC, FIGURES, SHUFFLED_TABLES, TABLES, TOY_FIGURES, TOY_SECTION
-from featspan.provenance import DATA_CODE, MODEL_CODE, source_digest, user_code_digest
+from featspan.catalog import COMPARE as COMPARE_SPEC, FIGURES, SHUFFLED_TABLES, TABLES, TOY_FIGURES, TOY_SECTION, TOY_TABLES
+from featspan.provenance import DATA_CODE, MODEL_CODE, TOY_CODE, source_digest, user_code_digest
 
 EXPERIMENTS = list(config["experiments"])
+# every artifact lies under one folder, so two presets (e.g. the toy's two normalizations) never clobber each other
+RESULTS = config["results_dir"].rstrip("/")
+# Patterns below are f-strings ({{exp}} is the wildcard {exp}): `snakemake --lint` flags a "+" path join.
 STATES = ["trained", "init"]
 
-DATASET = "results/{exp}/dataset.h5"
-CHECKPOINTS = "results/{exp}/checkpoints/a{alpha}_r{rep}"
-RESUME = "results/{exp}/resume/a{alpha}_r{rep}.pt"
-TUNING = "results/{exp}/tuning/a{alpha}.json"
-FEATURES = "results/{exp}/features/{state}/a{alpha}_r{rep}"
-SPAN = "results/{exp}/span/{state}/a{alpha}_r{rep}.json"
-RESIDUALS = "results/{exp}/residuals/{state}/a{alpha}_r{rep}"
-PROBE = "results/{exp}/probe/{state}/a{alpha}_r{rep}.json"
-SUMMARY = "results/{exp}/summary/{kind}.csv"
-COMPARE = "results/{exp}/compare/{state}.{ext}"
-FIGURE = "results/figures/{name}_{slug}.{ext}"
-TABLE = "results/tables/{name}_{slug}.{ext}"
-LOG = "results/logs/{rule}/{stem}.log"
-BENCH = "results/benchmarks/{rule}/{stem}.tsv"
+DATASET = f"{RESULTS}/{{exp}}/dataset.h5"
+CHECKPOINTS = f"{RESULTS}/{{exp}}/checkpoints/a{{alpha}}_r{{rep}}"
+RESUME = f"{RESULTS}/{{exp}}/resume/a{{alpha}}_r{{rep}}.pt"
+TUNING = f"{RESULTS}/{{exp}}/tuning/a{{alpha}}.json"
+FEATURES = f"{RESULTS}/{{exp}}/features/{{state}}/a{{alpha}}_r{{rep}}"
+SPAN = f"{RESULTS}/{{exp}}/span/{{state}}/a{{alpha}}_r{{rep}}.json"
+RESIDUALS = f"{RESULTS}/{{exp}}/residuals/{{state}}/a{{alpha}}_r{{rep}}"
+PROBE = f"{RESULTS}/{{exp}}/probe/{{state}}/a{{alpha}}_r{{rep}}.json"
+SUMMARY = f"{RESULTS}/{{exp}}/summary/{{kind}}.csv"
+COMPARE = f"{RESULTS}/{{exp}}/compare/{{state}}.{{ext}}"
+FIGURE = f"{RESULTS}/figures/{{name}}_{{slug}}.{{ext}}"
+TABLE = f"{RESULTS}/tables/{{name}}_{{slug}}.{{ext}}"
+LOG = f"{RESULTS}/logs/{{rule}}/{{stem}}.log"
+BENCH = f"{RESULTS}/benchmarks/{{rule}}/{{stem}}.tsv"
 
 
-# Digests of the featspan sources behind datasets and models: a param of those rules, so a code change
+# Digests of the featspan sources behind datasets, models and toy runs: a param of those rules, so a code change
 # reruns them (and misses the between-workflow cache) instead of reusing stale artifacts.
 DATA_CODE_DIGEST = source_digest(DATA_CODE)
 MODEL_CODE_DIGEST = source_digest(MODEL_CODE)
+TOY_CODE_DIGEST = source_digest(TOY_CODE)
 
 
 wildcard_constraints:
@@ -132,14 +136,21 @@ def table_file(name, ext):
 
 
 def findings_files():
-    """The findings table's CSV, Markdown and HTML (its report section)."""
-    return [table_file("findings", ext) for ext in ("csv", "md", "html")]
+    """The findings table's CSV, Markdown and HTML (its report section); none in a toy-only config."""
+    return [table_file("findings", ext) for ext in ("csv", "md", "html")] if EXPERIMENTS else []
 
 
 def table_files(names):
     """CSV and Markdown files of the tables that have something to show."""
-    return [table_file(n, ext) for n in names
-            if (n not in SHUFFLED_TABLES or shuffled_table_experiments(n)) for ext in ("csv", "md")]
+    return [table_file(n, ext) for n in names if table_has_content(n) for ext in ("csv", "md")]
+
+
+def table_has_content(name):
+    if name in SHUFFLED_TABLES:
+        return bool(shuffled_table_experiments(name))
+    if name in TOY_TABLES:
+        return TOY is not None
+    return bool(EXPERIMENTS)
 
 
 def report_about(experiments):
@@ -185,8 +196,8 @@ def probe_inputs(wc):
 
 
 TOY = config.get("toy")
-TOY_RUN = "results/toy/runs/m{width}_s{seed}.json"
-TOY_SIGNALS = "results/toy/learned_signals.json"
+TOY_RUN = f"{RESULTS}/toy/runs/m{{width}}_s{{seed}}.json"
+TOY_SIGNALS = f"{RESULTS}/toy/learned_signals.json"
 
 
 def toy_runs(wildcards=None):
@@ -208,7 +219,7 @@ def toy_outputs():
     """Everything the toy setting produces (nothing when the config has no toy section)."""
     if TOY is None:
         return []
-    return [TOY_SIGNALS, *table_files(["table1"])] + [figure_file(n, ext) for n in TOY_FIGURES for ext in ("pdf", "png")]
+    return [TOY_SIGNALS, *table_files(TOY_TABLES)] + [figure_file(n, ext) for n in TOY_FIGURES for ext in ("pdf", "png")]
 
 
 def toy_constants():

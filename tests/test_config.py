@@ -37,6 +37,7 @@ CASES = {
     "negative epochs": (["experiments", EXP, "train", "epochs"], -5, f"experiments.{EXP}.train.epochs"),
     "unknown top-level key": (["bogus"], 1, "'bogus' was unexpected"),
     "unknown nested key": (["span", "lamda"], 1, "'lamda' was unexpected"),
+    "results_dir empty": (["results_dir"], "", "results_dir"),
 }
 
 
@@ -48,6 +49,13 @@ def test_bad_config_names_the_key(case, tmp_path):
     assert expected in run.stderr
     assert "Traceback" not in run.stderr and 'File "' not in run.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_a_config_with_neither_experiments_nor_toy_says_it_runs_nothing(tmp_path):
+    config = {k: v for k, v in DEFAULT.items() if k not in ("experiments", "toy")}
+    run = _dry_run(config, tmp_path)
+    assert run.returncode != 0 and "invalid config key experiments" in run.stderr and "runs nothing" in run.stderr
+    assert "Traceback" not in run.stderr
 
 
 def test_default_config_is_valid_and_presets_replace_it(tmp_path):
