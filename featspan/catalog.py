@@ -131,6 +131,17 @@ TABLES = {
                    "(m x M constant), mean ± sample std over toy seeds (n seeds); beside it, a linear probe on the "
                    "concatenation of their first-layer features.",
     },
+    "finding41": {
+        "slug": "toy_finding",
+        "section": TOY_SECTION,
+        "shows": "Finding 4.1 per seed",
+        "caption": "Finding 4.1 per toy seed and narrow width m: the signal vectors the wide model missed, the "
+                   "addition vectors no model of the width-m concatenation learned, how many of its M models learned "
+                   "each multiplication vector, and whether the finding holds (the wide model learns every vector; "
+                   "the concatenation every addition vector and no multiplication vector); beside it, the narrow "
+                   "models credited with a multiplication vector that fit no product (their cosines) and the models "
+                   "that fit the product; below, the seeds where it held per width.",
+    },
     "table2": {
         "slug": "accuracy_and_m",
         "section": "Tables",
@@ -151,6 +162,8 @@ TABLES = {
                    "replicates (n replicates).",
     },
 }
+
+TOY_TABLES = ("table1", "finding41")
 
 TABLES["findings"] = {
     "slug": "paper_findings",

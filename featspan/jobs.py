@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from .catalog import FIGURES, SHUFFLED_TABLES, TOY_FIGURES
+from .catalog import FIGURES, SHUFFLED_TABLES, TOY_FIGURES, TOY_TABLES
 from .io import write_json
 
 
@@ -197,6 +197,8 @@ def toy_report(smk) -> None:
         toy.write_learned_signals(runs, out[0])
     elif smk.rule == "table1":
         toy.write_table1(runs, *out)
+    elif smk.rule == "finding41":
+        toy.write_finding41(runs, *out)
     else:
         from .report import plotting
 
@@ -212,8 +214,8 @@ def _print_stage(stage: str, done: int | None = None, total: int | None = None) 
 JOBS = {"dataset": dataset, "tune": tune, "train": train, "features": features, "span": span, "probe": probe,
         "summarize_span": summarize, "summarize_probe": summarize, "table2": table2, "table3": table3,
         "findings": findings,
-        "compare": compare, "toy_run": toy_run, "toy_learned_signals": toy_report, "table1": toy_report,
-        **{name: figure for name in FIGURES}, **{name: toy_report for name in TOY_FIGURES},
+        "compare": compare, "toy_run": toy_run, "toy_learned_signals": toy_report,
+        **{name: figure for name in FIGURES}, **{name: toy_report for name in (*TOY_FIGURES, *TOY_TABLES)},
         **{name: table_shuffled for name in SHUFFLED_TABLES}}
 
 

@@ -12,12 +12,13 @@ def config_hash(*parts) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-# The featspan sources each model-stack job runs (its script aside, which Snakemake hashes itself). Their
+# The featspan sources each model-stack (or toy) job runs (its script aside, which Snakemake hashes itself). Their
 # digest is a param of those rules: a checkpoint trained by older code is stale, in this workflow folder
 # and in the between-workflow cache alike. tests/test_jobs.py checks the list against real imports.
 DATA_CODE = ("data", "importing.py", "io.py")
 MODEL_CODE = ("data", "models", "checkpoints.py", "cohort.py", "features.py", "h5.py", "importing.py", "io.py",
               "progress.py", "provenance.py", "schema.py", "seeding.py", "train.py", "tune.py")
+TOY_CODE = ("device.py", "probe.py", "progress.py", "schema.py", "seeding.py", "softmax_newton.py", "toy.py")
 
 
 def source_digest(parts, package_dir=None) -> str:

@@ -237,6 +237,12 @@ class ToyRun:
     active_at_init: list[int]                  # per signal: neurons with <w_r, v_j> > b at init (all models)
     neuron_trace: dict | None                  # Figure 6: one neuron's pull between gradient and decay
     config: dict
+    # per model: test accuracy, accuracy on the test inputs whose addition signs cancel (where the label
+    # is the product, so 0.5 is chance), and per signal its best cosine over the neurons the signal
+    # activates (0 where none): what tells a model that learned v_j by the criterion from one fitting the product
+    model_test_accuracy: list[float] = field(default_factory=list)
+    model_product_accuracy: list[float | None] = field(default_factory=list)
+    model_best_cos: list[list[float]] = field(default_factory=list)
 
     def fractions(self, n_add: int) -> tuple[float, float]:
         any_model = np.asarray(self.learned).any(axis=0)
@@ -248,7 +254,7 @@ def train_toy(cfg: ToyConfig, width: int, n_models: int, seed: int, probe: bool 
     """Train one toy cohort; ``log(line)`` receives one progress line per epoch."""
     vectors_np = signal_vectors(cfg, seed)
     x_train, y_train, _ = make_data(cfg, vectors_np, cfg.n_train, seed * 2 + 1)
-    x_test, y_test, _ = make_data(cfg, vectors_np, cfg.n_test, seed * 2 + 2)
+    x_test, y_test, signs_test = make_data(cfg, vectors_np, cfg.n_test, seed * 2 + 2)
     vectors = torch.from_numpy(vectors_np).float()
     xt, yt = torch.from_numpy(x_train), torch.from_numpy(y_train).float()
     cohort = ToyCohort.init(cfg, n_models, width, seed)
@@ -284,14 +290,32 @@ def train_toy(cfg: ToyConfig, width: int, n_models: int, seed: int, probe: bool 
     with torch.no_grad():
         learned_now = learned(cohort.params["w1"], vectors, cfg)
         acc_train = _accuracy(cohort, xt, y_train)
-        acc_test = _accuracy(cohort, torch.from_numpy(x_test), y_test)
+        per_model = model_records(cohort, vectors, x_test, y_test, signs_test, cfg)
     probe_train = probe_test = None
     if probe and n_models > 1:
         probe_train, probe_test = _probe(cohort, x_train, y_train, x_test, y_test)
     if trace is not None:
         trace.finish(cohort.params["w1"])
-    return ToyRun(width, n_models, seed, learned_now.tolist(), acc_train, acc_test, probe_train, probe_test,
-                  epochs, max_cos, active_at_init, trace.to_dict() if trace is not None else None, asdict(cfg))
+    return ToyRun(width, n_models, seed, learned_now.tolist(), acc_train,
+                  float(np.mean(per_model["model_test_accuracy"])), probe_train, probe_test, epochs, max_cos,
+                  active_at_init, trace.to_dict() if trace is not None else None, asdict(cfg), **per_model)
+
+
+def model_records(cohort: ToyCohort, vectors: torch.Tensor, x_test: np.ndarray, y_test: np.ndarray,
+                  signs_test: np.ndarray, cfg: ToyConfig) -> dict[str, list]:
+    """Per model: its test accuracy; its accuracy on the test inputs whose addition signs cancel, where the
+    label is the product of the multiplication signs (None for every model when no input has that); per
+    signal vector its best cosine ``|<w_r, v_j>| / ||w_r||`` over the neurons the vector activates (0 where
+    none does). Together they tell a model that fits the product from one credited by a lone neuron."""
+    with torch.no_grad():
+        test = _model_accuracies(cohort, torch.from_numpy(x_test), y_test)
+        product_decides = signs_test[:, :cfg.n_add].sum(1) == 0
+        product = (_model_accuracies(cohort, torch.from_numpy(x_test[product_decides]), y_test[product_decides])
+                   .tolist() if product_decides.any() else [None] * cohort.n_models)
+        cos, active = correlations(cohort.params["w1"], vectors, cfg.threshold)
+        best_cos = torch.where(active, cos, torch.zeros_like(cos)).amax(dim=1)  # (M, k)
+    return {"model_test_accuracy": test.tolist(), "model_product_accuracy": product,
+            "model_best_cos": best_cos.tolist()}
 
 
 def toy_step(cohort: ToyCohort, x: torch.Tensor, y: torch.Tensor, cfg: ToyConfig,
@@ -318,9 +342,15 @@ def toy_step(cohort: ToyCohort, x: torch.Tensor, y: torch.Tensor, cfg: ToyConfig
     return list(grads.values())
 
 
-def _accuracy(cohort: ToyCohort, x: torch.Tensor, y: np.ndarray) -> float:
+def _model_accuracies(cohort: ToyCohort, x: torch.Tensor, y: np.ndarray) -> np.ndarray:
+    """(M,) each model's accuracy on (x, y)."""
     scores = cohort.forward(x)
-    return float((torch.sign(scores).numpy() == y[None, :]).mean())
+    return (torch.sign(scores).numpy() == y[None, :]).mean(axis=1)
+
+
+def _accuracy(cohort: ToyCohort, x: torch.Tensor, y: np.ndarray) -> float:
+    """The mean over models of each model's accuracy (Table 1's quantity)."""
+    return float(_model_accuracies(cohort, x, y).mean())
 
 
 def _probe(cohort, x_train, y_train, x_test, y_test) -> tuple[float, float]:

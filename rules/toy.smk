@@ -8,6 +8,7 @@ rule toy_run:
         width=lambda wc: int(wc.width),
         n_models=lambda wc: TOY["total_width"] // int(wc.width),
         seed=lambda wc: int(wc.seed),
+        code=TOY_CODE_DIGEST,
     # before the cohorts: the narrow toy cohort is the longest job of the default run
     priority: 3
     log:
@@ -44,32 +45,36 @@ rule toy_learned_signals:
         "../workflow_scripts/job.py"
 
 
-rule table1:
-    input:
-        toy_runs,
-    output:
-        report(
-            table_file("table1", "csv"),
-            caption="../report/toy.rst",
-            category=TABLES["table1"]["section"],
-            labels={"table": "table1", "shows": TABLES["table1"]["shows"]},
-        ),
-        table_file("table1", "md"),
-    params:
-        report={"caption": TABLES["table1"]["caption"]},
-    log:
-        log("toy_report", "table1"),
-    benchmark:
-        bench("toy_report", "table1")
-    localrule: True
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    conda:
-        "../envs/figures.yaml"
-    script:
-        "../workflow_scripts/job.py"
+for _name in TOY_TABLES:
+
+    rule:
+        name:
+            _name
+        input:
+            toy_runs,
+        output:
+            report(
+                table_file(_name, "csv"),
+                caption="../report/toy.rst",
+                category=TABLES[_name]["section"],
+                labels={"table": _name, "shows": TABLES[_name]["shows"]},
+            ),
+            table_file(_name, "md"),
+        params:
+            report={"caption": TABLES[_name]["caption"]},
+        log:
+            log("toy_report", _name),
+        benchmark:
+            bench("toy_report", _name)
+        localrule: True
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        conda:
+            "../envs/figures.yaml"
+        script:
+            "../workflow_scripts/job.py"
 
 
 for _name, _spec in TOY_FIGURES.items():

@@ -54,8 +54,28 @@ def test_cpu_preset_plans_the_paper_regime(tmp_path):
     assert len(vision) == 2 and all(d["name"] == "fashion_mnist" for d in vision)
 
 
+@pytest.mark.parametrize("normalize", ["tensor", "neuron"])
+def test_toy_paper_presets_plan_table_1s_widths_under_their_own_results_dir(tmp_path, normalize):
+    """configs/toy-paper-*.yaml: the toy alone at the paper's Table 1 widths, six seeds, one preset per
+    normalization, each under its own results_dir and otherwise identical."""
+    preset = ROOT / "configs" / f"toy-paper-{normalize}.yaml"
+    run = snakemake(tmp_path, "-n", config=preset)
+    assert run.returncode == 0, run.stderr[-3000:]
+    rules = planned_rules(run)
+    assert rules["toy_run"] == 5 * 6 and rules["finding41"] == 1 and "train" not in rules and "findings" not in rules
+    assert f"results/toy-paper-{normalize}/toy/runs/m30000_s20.json" in run.stdout
+    config = yaml.safe_load(preset.read_text())
+    assert config["toy"]["widths"] == [100, 250, 10000, 15000, 30000] and config["toy"]["total_width"] == 30000
+    assert config["toy"]["normalize"] == normalize and len(config["toy"]["seeds"]) == 6
+    twin = yaml.safe_load((ROOT / "configs" / f"toy-paper-{({'tensor': 'neuron', 'neuron': 'tensor'})[normalize]}.yaml")
+                          .read_text())
+    assert {k: v for k, v in twin["toy"].items() if k != "normalize"} == {k: v for k, v in config["toy"].items()
+                                                                          if k != "normalize"}
+
+
 @pytest.mark.parametrize("preset", ["config.yaml", "configs/cpu.yaml", "configs/paper.yaml", "configs/quick.yaml",
-                                    "configs/gpu-smoke.yaml", "tests/config/tiny.yaml"])
+                                    "configs/gpu-smoke.yaml", "configs/toy-paper-tensor.yaml",
+                                    "tests/config/tiny.yaml"])
 def test_estimate_counts_the_jobs_snakemake_plans(tmp_path, preset):
     from featspan.configcheck import check_config, read_config_file
     from featspan.estimate import planned_jobs

@@ -3,7 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from featspan.provenance import DATA_CODE, MODEL_CODE, source_digest
+from featspan.provenance import DATA_CODE, MODEL_CODE, TOY_CODE, source_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,6 +25,17 @@ def test_model_code_lists_every_module_a_training_job_imports():
     assert "featspan.models.resnet" in modules
     assert [m for m in modules if not _covered(m, MODEL_CODE)] == []
     assert _covered("featspan.data.cifar10", DATA_CODE) and not _covered("featspan.span", MODEL_CODE)
+
+
+def test_toy_code_lists_every_module_a_toy_job_imports():
+    code = ("import sys; from featspan.toy import ToyConfig, train_toy; "
+            "train_toy(ToyConfig.from_dict({'epochs': 1, 'n_train': 50, 'n_test': 20, 'batch_size': 25}), 10, 2, 0); "
+            "print(' '.join(m for m in sys.modules if m.startswith('featspan.')))")
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    modules = run.stdout.split()
+    assert "featspan.probe" in modules  # the probe on the concatenation ran
+    assert [m for m in modules if not _covered(m, TOY_CODE)] == []
 
 
 def test_source_digest_follows_content_not_timestamps(tmp_path):

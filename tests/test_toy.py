@@ -8,7 +8,7 @@ import torch
 
 from featspan.toy import (ToyCohort, ToyConfig, labels_from_signs, learned, make_data, signal_vectors, toy_step,
                           train_toy)
-from featspan.report.toy import learned_records, table1_rows
+from featspan.report.toy import PRODUCT_FIT, finding41_rows, finding41_summary, learned_records, table1_rows
 
 CFG = ToyConfig(d=12, n_patches=7, epochs=2, n_train=100, n_test=50, batch_size=25, hidden=4, record_every=1)
 
@@ -173,6 +173,77 @@ def test_training_run_and_reports():
     assert [r["test_accuracy"] for r in rows] == [run.test_accuracy, wide.test_accuracy]
     assert rows[0]["probe_test_accuracy"] == run.probe_test_accuracy and np.isnan(rows[1]["probe_test_accuracy"])
     assert rows[0]["seeds"] == 1 and rows[0]["train_std"] is None
+
+
+def test_per_model_records_match_a_loop_over_models():
+    """model_records: each model's test accuracy, its accuracy where the addition signs cancel (there the
+    label is the product) and its best cosine per signal over activated neurons, against a loop."""
+    from featspan.toy import model_records
+
+    cfg = dataclasses.replace(CFG, threshold=0.2)  # more activated neurons than the default: nonzero cosines
+    cohort = ToyCohort.init(cfg, 3, 6, seed=5)
+    v = signal_vectors(cfg, 4)
+    x, y, signs = make_data(cfg, v, 300, seed=6)
+    got = model_records(cohort, torch.from_numpy(v).float(), x, y, signs, cfg)
+    tie = signs[:, :cfg.n_add].sum(1) == 0
+    assert tie.any() and (y[tie] == signs[tie][:, cfg.n_add:].prod(1)).all()
+    w1 = cohort.params["w1"].detach().numpy()
+    with torch.no_grad():
+        scores = cohort.forward(torch.from_numpy(x)).numpy()
+    for i in range(3):
+        assert got["model_test_accuracy"][i] == pytest.approx(float((np.sign(scores[i]) == y).mean()))
+        assert got["model_product_accuracy"][i] == pytest.approx(float((np.sign(scores[i][tie]) == y[tie]).mean()))
+        for j in range(cfg.k):
+            dots = np.abs(w1[i] @ v[j])
+            expect = max([d / np.linalg.norm(w) for d, w in zip(dots, w1[i]) if d > cfg.threshold], default=0.0)
+            assert got["model_best_cos"][i][j] == pytest.approx(expect, rel=1e-5, abs=1e-7)
+    assert any(c > 0 for row in got["model_best_cos"] for c in row)
+    run = train_toy(CFG, width=6, n_models=3, seed=4, probe=False)
+    assert np.mean(run.model_test_accuracy) == pytest.approx(run.test_accuracy)
+    assert len(run.model_product_accuracy) == 3 and np.asarray(run.model_best_cos).shape == (3, CFG.k)
+
+
+def _run(seed, width, n_models, learned_table, product_acc=None, best_cos=None, n_add=2):
+    k = len(learned_table[0])
+    return {"seed": seed, "width": width, "n_models": n_models, "learned": learned_table,
+            "config": {"n_add": n_add, "normalize": "tensor"},
+            "model_product_accuracy": product_acc if product_acc is not None else [0.5] * n_models,
+            "model_best_cos": best_cos if best_cos is not None else [[0.0] * k] * n_models}
+
+
+def test_finding41_rows_by_hand():
+    T, F = True, False
+    runs = [
+        _run(0, 12, 1, [[T, T, T, T, T]]),                                        # wide: all five
+        _run(0, 4, 3, [[T, F, F, F, F], [F, T, F, F, F], [F, F, F, F, F]]),       # holds
+        _run(0, 6, 2, [[T, T, F, F, F], [F, F, F, T, F]],                         # a lone aligned neuron: v4
+             product_acc=[0.52, 0.55], best_cos=[[0.95, 0.93, 0, 0, 0], [0, 0, 0, 0.912, 0]]),
+        _run(1, 12, 1, [[T, T, T, F, T]]),                                        # wide misses v4
+        _run(1, 4, 3, [[T, T, F, F, F], [F, F, T, F, F], [F, F, T, F, F]],        # two models fit v3 (a product)
+             product_acc=[0.5, 0.97, 0.96], best_cos=[[0.9] * 5] * 3),
+        _run(2, 4, 3, [[T, T, F, F, F]] * 3),                                     # no wide run for seed 2
+    ]
+    rows = {(r["seed"], r["width"]): r for r in finding41_rows(runs)}
+    assert set(rows) == {(0, 4), (0, 6), (1, 4), (2, 4)}
+    assert rows[0, 4]["holds"] is True and rows[0, 4]["wide_missed"] == "none"
+    assert rows[0, 4]["models_learning_each_multiplication"] == [0, 0, 0]
+    assert rows[0, 6]["holds"] is False and rows[0, 6]["models_learning_each_multiplication"] == [0, 1, 0]
+    assert rows[0, 6]["credited_without_product_fit"] == 1 and rows[0, 6]["their_cosines"] == [0.912]
+    assert rows[0, 6]["models_fitting_product"] == 0
+    assert rows[1, 4]["holds"] is False and rows[1, 4]["wide_missed"] == "v4"
+    assert rows[1, 4]["models_learning_each_multiplication"] == [2, 0, 0]
+    assert rows[1, 4]["credited_without_product_fit"] == 0 and rows[1, 4]["models_fitting_product"] == 2
+    assert rows[2, 4]["holds"] is None and rows[2, 4]["wide_missed"] is None
+    assert rows[0, 4]["concat_addition_missed"] == "none"
+    assert finding41_summary(list(rows.values())) == [(4, 3, 1, 2), (6, 2, 0, 1)]
+    assert 0.5 < PRODUCT_FIT < 1
+
+
+def test_finding41_a_concatenation_missing_an_addition_vector_fails():
+    T, F = True, False
+    runs = [_run(0, 12, 1, [[T, T, T, T, T]]), _run(0, 4, 3, [[T, F, F, F, F]] * 3)]
+    (row,) = finding41_rows(runs)
+    assert row["holds"] is False and row["concat_addition_missed"] == "v2"
 
 
 def test_single_model_accuracy_is_the_mean_of_each_models_own():

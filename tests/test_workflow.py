@@ -76,6 +76,26 @@ def test_toy_outputs(tiny_run):
     assert f"| 4 | 10 | {100 * narrow['train_accuracy']:.1f} (n = 1) |" in table
     for name in ("fig5_toy_correlation", "fig6_toy_neuron_forces", "fig9_toy_init_activation"):
         assert (tiny_run / "results" / "figures" / f"{name}.png").stat().st_size > 5000
+    finding = (tiny_run / "results" / "tables" / "finding41_toy_finding.md").read_text()
+    wide = np.asarray(json.loads((tiny_run / "results" / "toy" / "runs" / "m40_s0.json").read_text())["learned"], bool)
+    n_add = narrow["config"]["n_add"]
+    concat = np.asarray(narrow["learned"], bool).any(axis=0)
+    held = wide.any(axis=0).all() and concat[:n_add].all() and not concat[n_add:].any()
+    assert f"| 4 | 10 | {1 if held else 0} of 1 |" in finding
+
+
+def test_toy_only_config_under_its_own_results_dir(tmp_path):
+    """No experiments, a toy section and results_dir: every toy output lands under that folder, none in results/."""
+    config = yaml.safe_load(TINY.read_text())
+    config = {"results_dir": "out/toy-only", "toy": config["toy"]}
+    path = tmp_path / "toy-only.yaml"
+    path.write_text(yaml.safe_dump(config))
+    run = snakemake(tmp_path, "--cores", "2", config=path)
+    assert run.returncode == 0, run.stderr[-4000:]
+    assert (tmp_path / "out" / "toy-only" / "tables" / "finding41_toy_finding.md").is_file()
+    assert (tmp_path / "out" / "toy-only" / "figures" / "fig5_toy_correlation.png").is_file()
+    assert (tmp_path / "out" / "toy-only" / "logs" / "toy_run" / "m4_s0.log").is_file()
+    assert not (tmp_path / "results").exists()
 
 
 def test_findings_table_has_a_row_per_finding(tiny_run):

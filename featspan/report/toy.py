@@ -77,6 +77,93 @@ def write_table1(runs: list[dict], csv_path, md_path) -> None:
     write_text("\n".join(lines) + "\n", md_path)
 
 
+# A model "fits the product" when it classifies at least this share of the test inputs whose addition
+# signs cancel (there the label is the product of the multiplication signs; chance is 0.5, a fit 1.0).
+PRODUCT_FIT = 0.75
+
+
+def _vector_names(indices, n_add: int) -> str:
+    return ",".join(f"v{j + 1}" for j in indices) or "none"
+
+
+def finding41_rows(runs: list[dict]) -> list[dict]:
+    """Finding 4.1 per seed and narrow width m (docs/method.md section 7): the wide model (M = 1) learns
+    every signal vector, and the concatenation of the M models of width m learns every addition vector and
+    no multiplication vector, a concatenation learning v_j when any of its models does. ``holds`` needs
+    both halves. Beside it, per multiplication vector, how many of the M models learned it, and the
+    models that learned one by the cosine criterion while fitting no product (product accuracy below
+    PRODUCT_FIT): how often the criterion credits a lone aligned neuron, with its cosine."""
+    by_seed = defaultdict(dict)
+    for run in runs:
+        by_seed[run["seed"]][run["n_models"]] = run
+    rows = []
+    for seed, group in sorted(by_seed.items()):
+        wide = group.get(1)
+        wide_missed = None if wide is None else np.flatnonzero(~np.asarray(wide["learned"], bool).any(0))
+        for n_models, run in sorted(group.items(), reverse=True):
+            if n_models == 1:
+                continue
+            n_add = run["config"]["n_add"]
+            table = np.asarray(run["learned"], dtype=bool)
+            counts = table.sum(axis=0)
+            add_missed = np.flatnonzero(counts[:n_add] == 0)
+            product_acc = np.asarray([np.nan if a is None else a for a in run.get("model_product_accuracy", [])])
+            best_cos = np.asarray(run.get("model_best_cos", []), dtype=float)
+            lone = []  # (model, vector, cosine, product accuracy) of credits without a product fit
+            if product_acc.size:
+                for i, j in zip(*np.nonzero(table[:, n_add:])):
+                    if not product_acc[i] >= PRODUCT_FIT:
+                        lone.append((int(i), int(j) + n_add, float(best_cos[i, j + n_add]), float(product_acc[i])))
+            narrow_half = add_missed.size == 0 and not counts[n_add:].any()
+            rows.append({
+                "seed": seed, "width": run["width"], "n_models": n_models,
+                "wide_width": None if wide is None else wide["width"],
+                "wide_missed": None if wide is None else _vector_names(wide_missed, n_add),
+                "concat_addition_missed": _vector_names(add_missed, n_add),
+                "models_learning_each_multiplication": counts[n_add:].tolist(),
+                "holds": None if wide is None else bool(wide_missed.size == 0 and narrow_half),
+                "credited_without_product_fit": len(lone) if product_acc.size else None,
+                "their_cosines": [round(c, 3) for _, _, c, _ in lone],
+                "their_product_accuracy": [round(a, 3) for _, _, _, a in lone],
+                "models_fitting_product": int((product_acc >= PRODUCT_FIT).sum()) if product_acc.size else None,
+            })
+    return rows
+
+
+def finding41_summary(rows: list[dict]) -> list[tuple[int, int, int, int]]:
+    """Per narrow width: (width, M, seeds where Finding 4.1 held, seeds with both runs)."""
+    out = defaultdict(lambda: [0, 0])
+    for row in rows:
+        if row["holds"] is not None:
+            out[(row["width"], row["n_models"])][0] += row["holds"]
+            out[(row["width"], row["n_models"])][1] += 1
+    return [(w, m, held, n) for (w, m), (held, n) in sorted(out.items())]
+
+
+def write_finding41(runs: list[dict], csv_path, md_path) -> None:
+    rows = finding41_rows(runs)
+    write_rows_csv(rows, csv_path)
+    cfg = runs[0]["config"] if runs else {}
+    lines = [TABLES["finding41"]["caption"], "",
+             f"Normalization `{cfg.get('normalize', 'tensor')}`; a model fits the product at product accuracy "
+             f">= {PRODUCT_FIT}.", "",
+             "| seed | m | M | wide model missed | concatenation missed (addition) | models learning each "
+             "multiplication vector | holds | credited without fitting the product: cosines | models fitting the product |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        holds = "–" if r["holds"] is None else ("yes" if r["holds"] else "no")
+        lone = ("–" if r["credited_without_product_fit"] is None else
+                f"{r['credited_without_product_fit']}" + (f": {', '.join(f'{c:.3f}' for c in r['their_cosines'])}"
+                                                          if r["their_cosines"] else ""))
+        fitting = "–" if r["models_fitting_product"] is None else r["models_fitting_product"]
+        lines.append(f"| {r['seed']} | {r['width']} | {r['n_models']} | {r['wide_missed'] or '–'} | "
+                     f"{r['concat_addition_missed']} | {r['models_learning_each_multiplication']} | {holds} | "
+                     f"{lone} | {fitting} |")
+    lines += ["", "| m | M | seeds where Finding 4.1 held |", "|---|---|---|"]
+    lines += [f"| {w} | {m} | {held} of {n} |" for w, m, held, n in finding41_summary(rows)]
+    write_text("\n".join(lines) + "\n", md_path)
+
+
 def figure5(runs: list[dict], outputs) -> None:
     """Best correlation with the addition (left) and multiplication (right) vectors during training,
     one line per first-layer width m (over all M models of that width), mean over seeds (thin: seeds).
