@@ -11,7 +11,8 @@ Cohort mode stacks the models' parameters and runs them as one ``torch.func.vmap
 (batched matrix products instead of M small ones), each model on its own batch. Optimizers act
 element-wise, so each model's trajectory is the one it would follow alone, up to floating-point
 summation order. When every model has the same data stream (the ``data_order: shared`` ablation) one
-batch serves all.
+batch serves all. Both modes run one loop (:func:`_fit`); a strategy (:class:`_OneModel`,
+:class:`_Stacked`) says how its models compute and what a snapshot of them holds.
 """
 
 from __future__ import annotations
@@ -244,7 +245,7 @@ def _restore_runtime(state: dict, precision: Precision) -> None:
     precision.load_state_dict(state.get("scaler"))
 
 
-def _log(msg: str) -> None:
+def _print(msg: str) -> None:
     print(msg, file=sys.stdout, flush=True)
 
 
@@ -259,22 +260,29 @@ def _check_finite(epoch_loss: torch.Tensor, seeds: Sequence[int], epoch: int) ->
 
 
 def train_cohort(spec: CohortSpec, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig,
-                 resume_path: str | os.PathLike | None = None, on_init: Callable | None = None) -> list[nn.Module]:
+                 resume_path: str | os.PathLike | None = None, on_init: Callable | None = None,
+                 log: Callable[[str], None] = _print) -> list[nn.Module]:
     """Train every model of ``spec`` and return them (eval mode, on CPU).
 
     ``on_init(models)`` is called with the untrained models before the first step (the random-init
     twins). With ``resume_path`` a snapshot is written every ``cfg.checkpoint_every`` epochs and a
-    later call resumes from it.
+    later call resumes from it. ``log(line)`` receives a line per epoch and per resumed or discarded
+    snapshot.
     """
     models = [spec.model(i) for i in range(len(spec.init_seeds))]
     if on_init is not None:
         on_init(models)
     x, y = x.to(cfg.device), y.to(cfg.device)  # the whole split lives on the training device, once
     if cfg.mode == "sequential":
-        return [_train_one(spec, i, m, x, y, cfg, resume_path) for i, m in enumerate(models)]
+        out = []
+        for i, model in enumerate(models):
+            path = None if resume_path is None else Path(f"{resume_path}.{i}")
+            out += _fit(_OneModel(spec, i, model, x, cfg), x, y, cfg, path,
+                        snapshot_digest(spec, cfg, x, y, f"one:{i}"), log)
+        return out
     if cfg.mode != "cohort":
         raise ValueError(f"unknown training mode {cfg.mode!r}")
-    return _train_stacked(spec, models, x, y, cfg, resume_path)
+    return _fit(_Stacked(spec, models, cfg), x, y, cfg, resume_path, snapshot_digest(spec, cfg, x, y, "cohort"), log)
 
 
 def snapshot_digest(spec: CohortSpec, cfg: TrainConfig, x: torch.Tensor, y: torch.Tensor, scope: str) -> str:
@@ -293,7 +301,7 @@ def snapshot_digest(spec: CohortSpec, cfg: TrainConfig, x: torch.Tensor, y: torc
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _load_resume(path, digest: str):
+def _load_resume(path, digest: str, log: Callable[[str], None]):
     """The snapshot at ``path`` if it was written by this very run (same digest), else None: a snapshot
     of other settings, or one that cannot be read, is discarded with a log line."""
     if path is None or not Path(path).exists():
@@ -301,161 +309,185 @@ def _load_resume(path, digest: str):
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # a truncated or corrupt file: start over rather than fail
-        _log(f"discarding the unreadable snapshot {path} ({type(err).__name__}: {err}); training from the start")
+        log(f"discarding the unreadable snapshot {path} ({type(err).__name__}: {err}); training from the start")
         Path(path).unlink()
         return None
     if not isinstance(state, dict) or state.get("digest") != digest:
-        _log(f"discarding the snapshot {path}: it was written for other settings, data, seeds or training code "
-             "than this run's; training from the start")
+        log(f"discarding the snapshot {path}: it was written for other settings, data, seeds or training code "
+            "than this run's; training from the start")
         Path(path).unlink()
         return None
     return state
 
 
-def _train_one(spec, i, model, x, y, cfg, resume_path):
+def _fit(strategy, x, y, cfg: TrainConfig, path, digest: str, log: Callable[[str], None]) -> list[nn.Module]:
+    """The training loop, one for both strategies: resume, epochs of steps (forward, loss, step, schedule),
+    the finite-loss check, a log line per epoch and the snapshots. A strategy says how its models
+    compute (one module, or a stack of M as one batched computation) and what a snapshot holds."""
     device = torch.device(cfg.device)
-    model = model.to(device)
     precision = Precision(cfg, device)
-    memory_format = torch.channels_last if cfg.channels_last and device.type == "cuda" and x.dim() == 4 \
-        else torch.preserve_format
-    model = model.to(memory_format=memory_format)
-    optimizer = make_optimizer(model.parameters(), cfg)
+    optimizer = make_optimizer(strategy.parameters(), cfg)
     n = x.shape[0]
     steps = math.ceil(n / cfg.batch_size)
     scheduler = make_scheduler(optimizer, cfg, steps)
-    path = None if resume_path is None else Path(f"{resume_path}.{i}")
     start = 0
-    digest = snapshot_digest(spec, cfg, x, y, f"one:{i}")
-    state = _load_resume(path, digest)
+    state = _load_resume(path, digest, log)
     if state is not None:
-        model.load_state_dict(state["model"])
+        strategy.load_weights(state["weights"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         _restore_runtime(state, precision)
         start = state["epoch"]
-        _log(f"model seed {spec.init_seeds[i]}: resumed after epoch {start}")
+        log(f"{strategy.name}: resumed after epoch {start}")
     clock = Clock(start, cfg.epochs)
     for epoch in range(start, cfg.epochs):
-        model.train()
+        strategy.train()
         t0 = time.perf_counter()
-        total_loss = torch.zeros((), device=device)   # on the device: no host sync per step
-        correct = torch.zeros((), dtype=torch.long, device=device)
-        order = torch.as_tensor(batch_order(n, epoch, spec.data_seeds[i]), device=device)
-        generator = augmentation_generator(spec.data_seeds[i], epoch)
-        for b in range(steps):
-            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            xb, yb = x[idx], y[idx]
-            xb = augment(xb, cfg.crop_padding, cfg.flip, generator).contiguous(memory_format=memory_format)
-            with precision.autocast():
-                logits = model(xb)
-                loss = nn.functional.cross_entropy(logits.float(), yb)
+        total_loss = torch.zeros(strategy.n_models, device=device)   # on the device: no host sync per step
+        correct = torch.zeros(strategy.n_models, device=device)
+        for xb, yb in strategy.batches(x, y, epoch, steps):
+            losses, logits, targets = strategy.losses(xb, yb, precision.autocast)  # [M], [M, B, classes], [M, B]
             optimizer.zero_grad(set_to_none=True)
-            precision.step(loss, optimizer)
+            precision.step(losses.sum(), optimizer)                   # gradients stay per model
             scheduler.step()
             with torch.no_grad():
-                total_loss += loss.detach() * len(idx)
-                correct += (logits.argmax(1) == yb).sum()
-        _check_finite(total_loss, [spec.init_seeds[i]], epoch)
-        rate = n / (time.perf_counter() - t0)
-        _log(f"seed {spec.init_seeds[i]} epoch {epoch + 1}/{cfg.epochs} loss {total_loss.item() / n:.4f} "
-             f"acc {correct.item() / n:.4f} samples/s {rate:.0f}, {clock(epoch + 1)}")
+                total_loss += losses.detach() * targets.shape[1]
+                correct += (logits.argmax(-1) == targets).sum(1)
+        _check_finite(total_loss, strategy.seeds, epoch)
+        rate = n * strategy.n_models / (time.perf_counter() - t0)
+        log(f"{strategy.name} epoch {epoch + 1}/{cfg.epochs} loss {total_loss.mean().item() / n:.4f} "
+            f"acc {correct.mean().item() / n:.4f} samples/s {rate:.0f}, {clock(epoch + 1)}")
         if path is not None and cfg.checkpoint_every and (epoch + 1) % cfg.checkpoint_every == 0 \
                 and epoch + 1 < cfg.epochs:
-            save_atomic({"digest": digest, "epoch": epoch + 1, "model": model.state_dict(),
+            save_atomic({"digest": digest, "epoch": epoch + 1, "weights": strategy.weights(),
                          "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                          **_runtime_state(precision)}, path)
-    return model.cpu().eval()
+    return strategy.models()
 
 
-def _train_stacked(spec, models, x, y, cfg, resume_path):
-    from torch.func import functional_call, stack_module_state
+class _OneModel:
+    """Strategy: model ``i`` of the cohort as one module, on its own batch order and augmentation."""
 
-    device = torch.device(cfg.device)
-    n_models = len(models)
-    params, buffers = stack_module_state([m.to(device) for m in models])
-    skeleton = copy.deepcopy(models[0]).to("meta")
+    n_models = 1
 
-    def one(p, b, xb):
-        return functional_call(skeleton, (p, b), (xb,))
+    def __init__(self, spec: CohortSpec, i: int, model: nn.Module, x: torch.Tensor, cfg: TrainConfig):
+        device = torch.device(cfg.device)
+        self.memory_format = torch.channels_last if cfg.channels_last and device.type == "cuda" and x.dim() == 4 \
+            else torch.preserve_format
+        self.model = model.to(device).to(memory_format=self.memory_format)
+        self.data_seed, self.seeds, self.cfg = spec.data_seeds[i], [spec.init_seeds[i]], cfg
+        self.name = f"model seed {spec.init_seeds[i]}"
 
-    shared = spec.shared_data
-    stacked = getattr(type(models[0]), "stacked_forward", None)
-    if stacked is not None:  # a family that runs its stack as batched matrix products directly
-        def forward(p, b, xb):
-            return stacked(p, xb, shared)
-    else:
-        forward = torch.vmap(one, in_dims=(0, 0, None if shared else 0), randomness="different")
-    optimizer = make_optimizer(list(params.values()), cfg)
-    precision = Precision(cfg, device)
-    n = x.shape[0]
-    steps = math.ceil(n / cfg.batch_size)
-    scheduler = make_scheduler(optimizer, cfg, steps)
-    digest = snapshot_digest(spec, cfg, x, y, "cohort")
-    start = 0
-    state = _load_resume(resume_path, digest)
-    if state is not None:
-        with torch.no_grad():
-            for k, v in state["params"].items():
-                params[k].copy_(v)
-            for k, v in state["buffers"].items():
-                buffers[k].copy_(v)
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        _restore_runtime(state, precision)
-        start = state["epoch"]
-        _log(f"cohort of {n_models}: resumed after epoch {start}")
-    clock = Clock(start, cfg.epochs)
-    for epoch in range(start, cfg.epochs):
-        t0 = time.perf_counter()
-        total_loss = torch.zeros(n_models, device=device)
-        correct = torch.zeros(n_models, device=device)
-        if shared:
-            orders = torch.as_tensor(batch_order(n, epoch, spec.data_seeds[0]), device=device)
-            generators = [augmentation_generator(spec.data_seeds[0], epoch)]
+    def parameters(self):
+        return self.model.parameters()
+
+    def train(self):
+        self.model.train()
+
+    def batches(self, x, y, epoch, steps):
+        cfg = self.cfg
+        order = torch.as_tensor(batch_order(x.shape[0], epoch, self.data_seed), device=x.device)
+        generator = augmentation_generator(self.data_seed, epoch)
+        for b in range(steps):
+            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            xb = augment(x[idx], cfg.crop_padding, cfg.flip, generator).contiguous(memory_format=self.memory_format)
+            yield xb, y[idx]
+
+    def losses(self, xb, yb, autocast):
+        with autocast():
+            logits = self.model(xb)
+            loss = nn.functional.cross_entropy(logits.float(), yb)
+        return loss.unsqueeze(0), logits.unsqueeze(0), yb.unsqueeze(0)
+
+    def weights(self):
+        return self.model.state_dict()
+
+    def load_weights(self, weights):
+        self.model.load_state_dict(weights)
+
+    def models(self):
+        return [self.model.cpu().eval()]
+
+
+class _Stacked:
+    """Strategy: the M models' parameters stacked, run as one ``torch.vmap`` computation (or the family's
+    own ``stacked_forward``), each model on its own batch unless every model shares one data stream."""
+
+    def __init__(self, spec: CohortSpec, models: list[nn.Module], cfg: TrainConfig):
+        from torch.func import functional_call, stack_module_state
+
+        device = torch.device(cfg.device)
+        self.modules, self.cfg, self.seeds = models, cfg, spec.init_seeds
+        self.n_models = len(models)
+        self.name = f"cohort of {self.n_models}"
+        self.shared = spec.shared_data
+        self.data_seeds = spec.data_seeds
+        self.params, self.buffers = stack_module_state([m.to(device) for m in models])
+        skeleton = copy.deepcopy(models[0]).to("meta")
+
+        def one(p, b, xb):
+            return functional_call(skeleton, (p, b), (xb,))
+
+        stacked = getattr(type(models[0]), "stacked_forward", None)
+        if stacked is not None:  # a family that runs its stack as batched matrix products directly
+            self.forward = lambda p, b, xb: stacked(p, xb, self.shared)
         else:
-            orders = torch.stack([torch.as_tensor(batch_order(n, epoch, s)) for s in spec.data_seeds]).to(device)
-            generators = [augmentation_generator(s, epoch) for s in spec.data_seeds]
+            self.forward = torch.vmap(one, in_dims=(0, 0, None if self.shared else 0), randomness="different")
+
+    def parameters(self):
+        return list(self.params.values())
+
+    def train(self):
+        pass  # the skeleton keeps the mode the models were built in (training)
+
+    def batches(self, x, y, epoch, steps):
+        cfg, n = self.cfg, x.shape[0]
+        if self.shared:
+            orders = torch.as_tensor(batch_order(n, epoch, self.data_seeds[0]), device=x.device)
+            generators = [augmentation_generator(self.data_seeds[0], epoch)]
+        else:
+            orders = torch.stack([torch.as_tensor(batch_order(n, epoch, s)) for s in self.data_seeds]).to(x.device)
+            generators = [augmentation_generator(s, epoch) for s in self.data_seeds]
         for b in range(steps):
             sl = slice(b * cfg.batch_size, (b + 1) * cfg.batch_size)
-            idx = orders[sl] if shared else orders[:, sl]
+            idx = orders[sl] if self.shared else orders[:, sl]
             xb, yb = x[idx], y[idx]
-            if shared:
+            if self.shared:
                 xb = augment(xb, cfg.crop_padding, cfg.flip, generators[0])
             elif xb.dim() == 5:  # each model's own draws, applied to all models' images in one gather
                 draws = [augmentation_draws(xb.shape[1], cfg.crop_padding, cfg.flip, g) for g in generators]
                 if draws[0] is not None:
                     merged = tuple(None if parts[0] is None else torch.cat(parts) for parts in zip(*draws))
                     xb = apply_augmentation(xb.flatten(0, 1), cfg.crop_padding, merged).view(xb.shape)
-            with precision.autocast():
-                logits = forward(params, buffers, xb).float()         # [M, B, classes]
-            targets = yb.expand(n_models, -1) if shared else yb       # [M, B]
-            per_model = nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none")
-            per_model = per_model.view(n_models, -1).mean(1)          # each model's own mean loss
-            optimizer.zero_grad(set_to_none=True)
-            precision.step(per_model.sum(), optimizer)                # gradients stay per model
-            scheduler.step()
-            with torch.no_grad():
-                total_loss += per_model.detach() * targets.shape[1]
-                correct += (logits.argmax(-1) == targets).sum(1)
-        _check_finite(total_loss, spec.init_seeds, epoch)
-        rate = n * n_models / (time.perf_counter() - t0)
-        _log(f"cohort of {n_models} epoch {epoch + 1}/{cfg.epochs} loss {total_loss.mean().item() / n:.4f} "
-             f"acc {correct.mean().item() / n:.4f} samples/s {rate:.0f}, {clock(epoch + 1)}")
-        if resume_path is not None and cfg.checkpoint_every and (epoch + 1) % cfg.checkpoint_every == 0 \
-                and epoch + 1 < cfg.epochs:
-            save_atomic({"digest": digest, "epoch": epoch + 1,
-                         "params": {k: v.detach().cpu() for k, v in params.items()},
-                         "buffers": {k: v.cpu() for k, v in buffers.items()},
-                         "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                         **_runtime_state(precision)}, resume_path)
-    out = []
-    for i, model in enumerate(models):
-        model = model.cpu()
+            yield xb, yb
+
+    def losses(self, xb, yb, autocast):
+        with autocast():
+            logits = self.forward(self.params, self.buffers, xb).float()               # [M, B, classes]
+        targets = yb.expand(self.n_models, -1) if self.shared else yb                 # [M, B]
+        per_model = nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none")
+        return per_model.view(self.n_models, -1).mean(1), logits, targets              # each model's own mean
+
+    def weights(self):
+        return {"params": {k: v.detach().cpu() for k, v in self.params.items()},
+                "buffers": {k: v.cpu() for k, v in self.buffers.items()}}
+
+    def load_weights(self, weights):
         with torch.no_grad():
-            model.load_state_dict({**{k: v[i].detach().cpu() for k, v in params.items()},
-                                   **{k: v[i].cpu() for k, v in buffers.items()}})
-        out.append(model.eval())
-    return out
+            for k, v in weights["params"].items():
+                self.params[k].copy_(v)
+            for k, v in weights["buffers"].items():
+                self.buffers[k].copy_(v)
+
+    def models(self):
+        out = []
+        for i, model in enumerate(self.modules):
+            model = model.cpu()
+            with torch.no_grad():
+                model.load_state_dict({**{k: v[i].detach().cpu() for k, v in self.params.items()},
+                                       **{k: v[i].cpu() for k, v in self.buffers.items()}})
+            out.append(model.eval())
+        return out
 
 
 @torch.no_grad()

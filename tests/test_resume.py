@@ -20,15 +20,14 @@ CHILD = textwrap.dedent("""
     torch.set_num_threads(1)
     import featspan.train as T
     from featspan.models import build_model
-    log = T._log
-    T._log = lambda msg: (log(msg), time.sleep(float({pause!r})))   # room for the test to kill us
+    slow_log = lambda msg: (print(msg, flush=True), time.sleep(float({pause!r})))   # room for the test to kill us
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(128, 1, 8, 8, generator=g), torch.randint(0, 4, (128,), generator=g)
     arch, mode, resume, out = sys.argv[1:5]
     spec = T.CohortSpec(lambda: build_model(arch, 0.5, (1, 8, 8), 4, base_width=4), [3, 4], [5, 6])
     cfg = T.TrainConfig(epochs=6, batch_size=32, optimizer="sgd", lr=0.05, schedule="step", mode=mode,
                         crop_padding=1, flip=True, checkpoint_every=1)
-    models = T.train_cohort(spec, x, y, cfg, resume_path=resume)
+    models = T.train_cohort(spec, x, y, cfg, resume_path=resume, log=slow_log)
     torch.save([m.state_dict() for m in models], out)
 """)
 

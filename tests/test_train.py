@@ -52,31 +52,24 @@ def test_resume_ends_with_the_same_weights(tmp_path, mode):
     full = train_cohort(_spec([1, 2]), x, y, cfg)
     resume = tmp_path / "resume.pt"
     # an interrupted run: dies after its second epoch, leaving its snapshots behind
-    _interrupt_after(2, lambda: train_cohort(_spec([1, 2]), x, y, cfg, resume_path=resume))
+    _interrupt_after(2, lambda log: train_cohort(_spec([1, 2]), x, y, cfg, resume_path=resume, log=log))
     resumed = train_cohort(_spec([1, 2]), x, y, cfg, resume_path=resume)
     for a, b in zip(_weights(full), _weights(resumed)):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
 def _interrupt_after(epochs, run):
-    """Run training but raise after ``epochs`` epoch lines, as a kill would (snapshots are on disk)."""
-    import featspan.train as train_module
-
-    original = train_module._log
+    """``run(log)`` trains but raises after ``epochs`` epoch lines, as a kill would (snapshots are on disk)."""
     count = {"n": 0}
 
     def log(msg):
-        original(msg)
+        print(msg)
         if " epoch " in msg:
             count["n"] += 1
             if count["n"] >= epochs:
                 raise KeyboardInterrupt
-    train_module._log = log
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            run()
-    finally:
-        train_module._log = original
+    with pytest.raises(KeyboardInterrupt):
+        run(log)
 
 
 @pytest.mark.parametrize("mode, expected", [("cohort", "model seeds 1, 2 in epoch 1"),
