@@ -133,9 +133,9 @@ def summarize(smk) -> None:
 
 
 def figure(smk) -> None:
-    from .report.figures import draw_figure
+    from .report.draw import draw
 
-    draw_figure(smk.params.figure, list(smk.input), list(smk.output), **smk.params.options)
+    draw(smk.rule, list(smk.input), list(smk.output), **smk.params.options)
 
 
 def table2(smk) -> None:
@@ -200,10 +200,7 @@ def toy_report(smk) -> None:
     elif smk.rule == "finding41":
         toy.write_finding41(runs, *out)
     else:
-        from .report import plotting
-
-        with plotting.style():
-            toy.FIGURES[smk.rule](runs, out)
+        raise ValueError(f"{smk.rule} is no toy table")
 
 
 def _print_stage(stage: str, done: int | None = None, total: int | None = None) -> None:
@@ -215,7 +212,7 @@ JOBS = {"dataset": dataset, "tune": tune, "train": train, "features": features, 
         "summarize_span": summarize, "summarize_probe": summarize, "table2": table2, "table3": table3,
         "findings": findings,
         "compare": compare, "toy_run": toy_run, "toy_learned_signals": toy_report,
-        **{name: figure for name in FIGURES}, **{name: toy_report for name in (*TOY_FIGURES, *TOY_TABLES)},
+        **{name: figure for name in (*FIGURES, *TOY_FIGURES)}, **{name: toy_report for name in TOY_TABLES},
         **{name: table_shuffled for name in SHUFFLED_TABLES}}
 
 

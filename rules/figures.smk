@@ -26,7 +26,6 @@ for _name, _spec in FIGURES.items():
                 labels={"figure": _name, "shows": _spec["slug"]},
             ),
         params:
-            figure=_name,
             options={"experiments": figure_experiments(_name), "about": report_about(figure_experiments(_name))},
             report={"caption": _spec["caption"], "experiments": report_about(figure_experiments(_name))},
         log:

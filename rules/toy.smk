@@ -93,6 +93,7 @@ for _name, _spec in TOY_FIGURES.items():
                 labels={"figure": _name, "shows": _spec["slug"]},
             ),
         params:
+            options={},
             report={"caption": _spec["caption"]},
         log:
             log("toy_report", _name),

@@ -104,3 +104,15 @@ def test_experiment_labels_and_math_names():
     assert experiment_labels(about) == {"r1": "ResNet-18 · Fashion-MNIST (r1)", "r2": "ResNet-18 · Fashion-MNIST (r2)",
                                         "m": "my MLP", "x": "x"}
     assert math_text("FSE(M_1' → M_1), M_param") == r"FSE($M_1'$ → $M_1$), $M_{\mathrm{param}}$"
+
+
+def test_one_drawer_per_catalog_figure():
+    """report/draw.py: every figure of the catalog, the paper's and the toy's, has its drawer, and nothing else."""
+    from featspan.catalog import TOY_FIGURES
+    from featspan.report.draw import DRAWERS, draw
+    from featspan.report.toy import FIGURES as TOY_DRAWINGS
+
+    assert set(DRAWERS) == set(FIGURES) | set(TOY_FIGURES)
+    assert set(TOY_DRAWINGS) == set(TOY_FIGURES)
+    with pytest.raises(ValueError, match="unknown figure 'fig99'"):
+        draw("fig99", [], [])
