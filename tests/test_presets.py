@@ -56,16 +56,16 @@ def test_cpu_preset_plans_the_paper_regime(tmp_path):
 
 @pytest.mark.parametrize("normalize", ["tensor", "neuron"])
 def test_toy_paper_presets_plan_table_1s_widths_under_their_own_results_dir(tmp_path, normalize):
-    """configs/toy-paper-*.yaml: the toy alone at the paper's Table 1 widths, six seeds, one preset per
-    normalization, each under its own results_dir and otherwise identical."""
+    """configs/toy-paper-*.yaml: the toy alone at Table 1's total width 30,000 (widths 100, 250 and 30,000),
+    six seeds, one preset per normalization, each under its own results_dir and otherwise identical."""
     preset = ROOT / "configs" / f"toy-paper-{normalize}.yaml"
     run = snakemake(tmp_path, "-n", config=preset)
     assert run.returncode == 0, run.stderr[-3000:]
     rules = planned_rules(run)
-    assert rules["toy_run"] == 5 * 6 and rules["finding41"] == 1 and "train" not in rules and "findings" not in rules
+    assert rules["toy_run"] == 3 * 6 and rules["finding41"] == 1 and "train" not in rules and "findings" not in rules
     assert f"results/toy-paper-{normalize}/toy/runs/m30000_s20.json" in run.stdout
     config = yaml.safe_load(preset.read_text())
-    assert config["toy"]["widths"] == [100, 250, 10000, 15000, 30000] and config["toy"]["total_width"] == 30000
+    assert config["toy"]["widths"] == [100, 250, 30000] and config["toy"]["total_width"] == 30000
     assert config["toy"]["normalize"] == normalize and len(config["toy"]["seeds"]) == 6
     twin = yaml.safe_load((ROOT / "configs" / f"toy-paper-{({'tensor': 'neuron', 'neuron': 'tensor'})[normalize]}.yaml")
                           .read_text())
