@@ -109,6 +109,10 @@ def make_data(cfg: ToyConfig, vectors: np.ndarray, n: int, seed: int) -> tuple[n
 
 
 # ------------------------------------------------------------------------------------------ model
+# evaluation holds at most this many patch activations at once (256 MB of float32)
+EVAL_FLOATS = 2 ** 26
+
+
 @dataclass
 class ToyCohort:
     """M thresholded MLPs of first-layer width m, parameters stacked on a leading model axis."""
@@ -142,7 +146,16 @@ class ToyCohort:
 
     def first_layer(self, x: torch.Tensor) -> torch.Tensor:
         """h[i, n, r] = sum_p ReLU(<w_r, x_p> - b) for model i (the features probed in Table 1)."""
-        return self._sum_patches(self._patch_activations(x), x.shape[0])
+        return torch.cat([self._sum_patches(self._patch_activations(c), c.shape[0]) for c in self._chunks(x)],
+                         dim=1)
+
+    def _chunks(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """x (n, patches, d) split into runs of inputs whose patch activations over every model's neurons
+        hold at most EVAL_FLOATS numbers: all 10,000 training inputs at total width 30,000 would take
+        7.2 GB at once, its features 1.2 GB. Each input's features are the same whatever the split (tested).
+        """
+        n_models, width, _ = self.params["w1"].shape
+        return x.split(max(1, EVAL_FLOATS // (x.shape[1] * n_models * width)))
 
     def _patch_activations(self, x: torch.Tensor) -> torch.Tensor:
         """ReLU(<w_r, x_p> - b) for every patch (rows: n x patches) and every neuron of every model
@@ -156,7 +169,8 @@ class ToyCohort:
         return act.view(n, -1, n_models * width).sum(1).view(n, n_models, width).transpose(0, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Scores (M, n)."""
+        """Scores (M, n). The later layers take all inputs at once: their batched products, split, would
+        differ in the last bit from the numbers earlier runs recorded."""
         return self._upper_layers(self.first_layer(x))[1]
 
     def _upper_layers(self, h: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:

@@ -224,3 +224,12 @@ def toy_outputs():
 
 def toy_constants():
     return canon({k: v for k, v in TOY.items() if k not in ("seeds", "widths", "total_width")})
+
+
+def toy_mem_mb(wildcards):
+    """A toy run's memory: its M x m first-layer features of the training inputs (float32), and for a
+    concatenation (M > 1) the probe's p x p eigendecomposition (float64, p = M x m features at most).
+    At total width 30,000 jobs peaked at 6.2-8.6 GB (4,000 declared before); at 4,000, under 1 GB."""
+    features = TOY["n_train"] * TOY["total_width"] * 4 * 3
+    probe = TOY["total_width"] ** 2 * 8 * 1.2 if TOY["total_width"] > int(wildcards.width) else 0
+    return max(4000, int((features + probe) / 1e6) + 1000)

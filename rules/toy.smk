@@ -17,7 +17,7 @@ rule toy_run:
         bench("toy_run", "m{width}_s{seed}")
     threads: config["threads_per_job"]
     resources:
-        mem_mb=4000,
+        mem_mb=toy_mem_mb,
         runtime=120,
     conda:
         "../envs/analysis.yaml"

@@ -1,6 +1,8 @@
 """Presets build their DAGs, and the tuning rule feeds training in a real (tiny) run."""
 import json
 
+import re
+
 import pytest
 import yaml
 
@@ -64,6 +66,10 @@ def test_toy_paper_presets_plan_table_1s_widths_under_their_own_results_dir(tmp_
     rules = planned_rules(run)
     assert rules["toy_run"] == 3 * 6 and rules["finding41"] == 1 and "train" not in rules and "findings" not in rules
     assert f"results/toy-paper-{normalize}/toy/runs/m30000_s20.json" in run.stdout
+    # a narrow run's probe peaked at 8.6 GB at this total width: its jobs ask for more than that
+    narrow_mem = re.findall(r"wildcards: width=100, seed=\d+\n\s+priority: \d+\n\s+resources: [^\n]*mem_mb=(\d+)",
+                            run.stdout)
+    assert len(narrow_mem) == 6 and all(int(mb) > 8600 for mb in narrow_mem)
     config = yaml.safe_load(preset.read_text())
     assert config["toy"]["widths"] == [100, 250, 30000] and config["toy"]["total_width"] == 30000
     assert config["toy"]["normalize"] == normalize and len(config["toy"]["seeds"]) == 6

@@ -49,6 +49,23 @@ def test_batched_models_match_models_trained_alone():
             torch.testing.assert_close(value[i], single.params[name][0], rtol=1e-5, atol=1e-6)
 
 
+def test_evaluation_in_runs_of_inputs_gives_the_same_numbers(monkeypatch):
+    """First-layer features, and so the scores, come out bit for bit the same whether the inputs' patch
+    activations are computed at once or a few inputs at a time (a width-30,000 model's 10,000 training
+    inputs would take 7.2 GB at once)."""
+    import featspan.toy as toy
+
+    x = torch.from_numpy(make_data(CFG, signal_vectors(CFG, 0), 50, seed=1)[0])
+    cohort = ToyCohort.init(CFG, 3, 40, seed=2)
+    monkeypatch.setattr(toy, "EVAL_FLOATS", 10 ** 12)
+    assert len(cohort._chunks(x)) == 1
+    whole_scores, whole_features = cohort.forward(x), cohort.first_layer(x)
+    monkeypatch.setattr(toy, "EVAL_FLOATS", 7 * CFG.n_patches * 3 * 40)  # runs of 7 inputs, the last of 1
+    assert [len(c) for c in cohort._chunks(x)] == [7] * 7 + [1]
+    assert torch.equal(cohort.forward(x), whole_scores)
+    assert torch.equal(cohort.first_layer(x), whole_features)
+
+
 @pytest.mark.parametrize("n_models, width", [(3, 8), (1, 40)])
 def test_hand_written_gradients_match_autograd(n_models, width):
     torch.manual_seed(2)
