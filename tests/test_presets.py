@@ -1,6 +1,5 @@
 """Presets build their DAGs, and the tuning rule feeds training in a real (tiny) run."""
 import json
-
 import re
 
 import pytest
