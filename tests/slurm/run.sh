@@ -6,6 +6,9 @@
 # 1. apt-installs SLURM, munge, slurmdbd and MariaDB when missing (Debian's packages; no systemd needed).
 # 2. Starts munged, MariaDB (unix socket only), slurmdbd, slurmctld and slurmd on 127.0.0.1, and waits
 #    until the node is idle. Accounting through slurmdbd, so `sacct` (the plugin's status command) works.
+#    The controller's and slurmd's state live in this run's scratch folder: a run killed midway (or a
+#    machine image saved during one) leaves jobs in the saved state that a later controller would
+#    recover as still running, holding the node so that nothing new ever starts.
 # 3. Runs tests/slurm/config.yaml through --profile profiles/slurm with one experiment whose training
 #    diverges: the failed job must be reported as failed while the other experiment completes. Then it
 #    reruns with that experiment fixed: only the missing jobs may be submitted.
@@ -93,7 +96,7 @@ mariadb -e "CREATE DATABASE IF NOT EXISTS slurm_acct_db;
   GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost';"
 
 # ------------------------------------------------------------------------------------------ slurm
-install -d /etc/slurm /run/slurm /var/log/slurm /var/spool/slurmctld /var/spool/slurmd
+install -d /etc/slurm /run/slurm /var/log/slurm "$state/slurmctld" "$state/slurmd"
 node=$(slurmd -C | head -1)   # what slurmd detects here: RealMemory above it would drain the node
 bind=""
 getent hosts "$host" | grep -q '^127\.' && bind="CommunicationParameters=NoCtldInAddrAny,NoInAddrAny"
@@ -102,8 +105,8 @@ ClusterName=featspan
 SlurmctldHost=${host}(127.0.0.1)
 AuthType=auth/munge
 SlurmUser=root
-StateSaveLocation=/var/spool/slurmctld
-SlurmdSpoolDir=/var/spool/slurmd
+StateSaveLocation=$state/slurmctld
+SlurmdSpoolDir=$state/slurmd
 SlurmctldPidFile=/run/slurm/slurmctld.pid
 SlurmdPidFile=/run/slurm/slurmd.pid
 SlurmctldLogFile=/var/log/slurm/slurmctld.log
@@ -158,7 +161,7 @@ node_ready() {
   local s
   s=$(sinfo -h -n "$host" -o %t | head -1)
   case "$s" in
-    idle|mix|alloc) return 0 ;;
+    idle) return 0 ;;
     down*|drain*|drng*) scontrol update NodeName="$host" State=RESUME >/dev/null 2>&1; return 1 ;;
     *) return 1 ;;
   esac
@@ -176,6 +179,7 @@ smk() {  # the workflow through the profile, against this cluster; bounded (the 
     --slurm-init-seconds-before-status-checks 1 --jobs 4 "$@"
 }
 
+since=$(date +%Y-%m-%dT%H:%M:%S)   # this run's jobs in the accounting, not an earlier run's
 say "run 1: experiment 'diverges' must fail, experiment 'ok' must complete"
 cp tests/slurm/config.yaml broken.yaml
 set +e
@@ -185,7 +189,7 @@ set -e
 ((rc != 0)) || { tail -40 run1.log; fail "a diverging training job did not fail the run"; }
 grep -q "SLURM-job '[0-9]*' failed" run1.log || { tail -40 run1.log; fail "the failed job was not reported as failed by SLURM"; }
 grep -q "training diverged" results/logs/train/diverges/*.log || fail "the rule log does not say why training failed"
-[[ "$(sacct -X -n -P -S now-1hour -o State | grep -c FAILED)" -ge 1 ]] || fail "sacct shows no FAILED job"
+[[ "$(sacct -X -n -P -S "$since" -o State | grep -c FAILED)" -ge 1 ]] || fail "sacct shows no FAILED job"
 for f in results/ok/summary/span.csv results/ok/summary/probe.csv; do
   [[ -s "$f" ]] || fail "$f missing: keep-going should have finished the healthy experiment"
 done
@@ -204,5 +208,5 @@ grep -q "wildcards: exp=ok" run2.log && fail "the rerun resubmitted jobs of the 
 for f in results/figures/fig1_*.png results/figures/fig3_*.png results/diverges/summary/probe.csv; do
   [[ -s "$f" ]] || fail "$f missing after the rerun"
 done
-say "jobs in SLURM's accounting: $(sacct -X -n -P -S now-1hour -o State | sort | uniq -c | tr '\n' ' ')"
+say "jobs in SLURM's accounting: $(sacct -X -n -P -S "$since" -o State | sort | uniq -c | tr '\n' ' ')"
 say "passed: $submitted jobs resubmitted after the failure, outputs complete"
