@@ -140,13 +140,18 @@ StoragePass=featspan
 LogFile=/var/log/slurm/slurmdbd.log
 PidFile=/run/slurm/slurmdbd.pid
 CONF
-changed=0
-cmp -s "$state/slurm.conf" /etc/slurm/slurm.conf || { cp "$state/slurm.conf" /etc/slurm/slurm.conf; changed=1; }
-cmp -s "$state/slurmdbd.conf" /etc/slurm/slurmdbd.conf || { install -m 600 "$state/slurmdbd.conf" /etc/slurm/slurmdbd.conf; changed=1; }
-if ((changed)); then  # a new configuration needs fresh daemons, not `scontrol reconfigure`
-  for d in slurmd slurmctld slurmdbd; do
-    alive /run/slurm/$d.pid && { kill "$(cat /run/slurm/$d.pid)"; wait_for 20 "$d to stop" bash -c "! kill -0 $(cat /run/slurm/$d.pid)"; }
-  done
+stop_running() {  # stop_running DAEMON: a running daemon keeps its old configuration and state folder
+  alive /run/slurm/$1.pid || return 0
+  kill "$(cat /run/slurm/$1.pid)"
+  wait_for 20 "$1 to stop" bash -c "! kill -0 $(cat /run/slurm/$1.pid)"
+}
+# slurm.conf names this run's state folder, so it is new every run: fresh slurmctld and slurmd
+cp "$state/slurm.conf" /etc/slurm/slurm.conf
+stop_running slurmd
+stop_running slurmctld
+if ! cmp -s "$state/slurmdbd.conf" /etc/slurm/slurmdbd.conf; then
+  install -m 600 "$state/slurmdbd.conf" /etc/slurm/slurmdbd.conf
+  stop_running slurmdbd
 fi
 
 start_daemon /run/slurm/slurmdbd.pid slurmdbd
